@@ -1,0 +1,1 @@
+print("scheduling benchmark: not yet")

@@ -1,0 +1,83 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "SyncBridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "syncbridge", targets: ["syncbridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C libraries, reached only from Kafka and BrazeCDI.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        .target(name: "BrazeCDI", dependencies: ["CCurl"]),
+        .target(
+            name: "SyncBridgeCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "BrazeSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SyncBridge",
+            dependencies: [
+                "SyncBridgeCore", "Kafka", "BrazeCDI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "syncbridge",
+            dependencies: [
+                "SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "SchedulingBenchmark",
+            dependencies: ["SyncBridgeCore"],
+            path: "Benchmarks/SchedulingBenchmark"
+        ),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "BrazeCDITests", dependencies: ["BrazeCDI", "BrazeSimulator"]),
+        .testTarget(
+            name: "SyncBridgeCoreTests",
+            dependencies: [
+                "SyncBridgeCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "SyncBridgeTests",
+            dependencies: ["SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator"]
+        ),
+    ]
+)
