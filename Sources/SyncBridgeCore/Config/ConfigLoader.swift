@@ -1,0 +1,201 @@
+import Foundation
+import Yams
+
+/// Reads and validates config and rules files, reporting every problem as `file:line: message` (G9).
+public enum ConfigLoader {
+    static let topLevelKeys = ["kafka", "targets", "coalesce", "retry", "shutdown_timeout", "http", "rules", "rules_file"]
+    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode"]
+    static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
+    static let coalesceKeys = ["quiet", "max_delay"]
+    static let retryKeys = ["initial_backoff", "max_backoff"]
+    static let httpKeys = ["listen", "ingress_tokens", "max_body"]
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> ServiceConfig {
+        let text = try readFile(path, referencedFrom: nil)
+        return try load(text: text, file: path, environment: environment)
+    }
+
+    public static func load(text: String, file: String, environment: [String: String] = [:]) throws(ConfigErrors) -> ServiceConfig {
+        guard let root = try YAMLReader.compose(text, file: file) else {
+            throw ConfigErrors([ConfigIssue(file: file, line: 1, message: "the config file is empty; see the README for a minimal example")])
+        }
+        var reader = YAMLReader(file: file, environment: environment)
+        guard let top = reader.mapping(root, named: "the config", allowed: topLevelKeys) else { throw ConfigErrors(reader.issues) }
+
+        let kafka = readKafka(top["kafka"], root: root, &reader)
+        let targets = readTargets(top["targets"], root: root, &reader)
+        let coalesce = readCoalesce(top["coalesce"], &reader) ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
+        var retry = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300))
+        if let node = top["retry"], let entries = reader.mapping(node, named: "retry", allowed: retryKeys) {
+            if let value = entries["initial_backoff"].flatMap({ reader.duration($0, named: "retry.initial_backoff") }) { retry.initialBackoff = value }
+            if let value = entries["max_backoff"].flatMap({ reader.duration($0, named: "retry.max_backoff") }) { retry.maxBackoff = value }
+            if retry.maxBackoff < retry.initialBackoff { reader.report(node, "retry.max_backoff must not be shorter than retry.initial_backoff") }
+        }
+        let shutdownTimeout = top["shutdown_timeout"].flatMap { reader.duration($0, named: "shutdown_timeout") } ?? .seconds(30)
+        let http = readHTTP(top["http"], &reader)
+
+        var rulesFile = file
+        var ruleSet = RuleSet(rules: [])
+        let targetNames = targets.map(\.name)
+        switch (top["rules"], top["rules_file"]) {
+        case (let node?, nil):
+            ruleSet = RuleParser.parse(node, reader: &reader, targets: targetNames, defaultCoalesce: coalesce)
+        case (nil, let node?):
+            if let path = reader.string(node, named: "rules_file") {
+                rulesFile = resolve(path, relativeTo: file)
+                do {
+                    ruleSet = try loadRules(path: rulesFile, environment: environment, targets: targetNames, defaultCoalesce: coalesce)
+                } catch {
+                    reader.issues += error.issues
+                }
+            }
+        case (_?, let node?):
+            reader.report(node, "give either rules or rules_file, not both")
+        case (nil, nil):
+            reader.report(root, "no rules: add a rules list or rules_file; see the README for examples")
+        }
+
+        guard reader.issues.isEmpty, let kafka else { throw ConfigErrors(reader.issues) }
+        return ServiceConfig(
+            kafka: kafka, targets: targets, coalesce: coalesce, retry: retry,
+            shutdownTimeout: shutdownTimeout, http: http, rules: ruleSet,
+            rulesFile: rulesFile, configFile: file
+        )
+    }
+
+    /// Loads a `rules_file`: a YAML list of rules.
+    public static func loadRules(path: String, environment: [String: String], targets: [String], defaultCoalesce: CoalescePolicy) throws(ConfigErrors) -> RuleSet {
+        let text = try readFile(path, referencedFrom: nil)
+        var reader = YAMLReader(file: path, environment: environment)
+        guard let root = try YAMLReader.compose(text, file: path) else {
+            throw ConfigErrors([ConfigIssue(file: path, line: 1, message: "the rules file is empty; it must be a YAML list of rules")])
+        }
+        let rules = RuleParser.parse(root, reader: &reader, targets: targets, defaultCoalesce: defaultCoalesce)
+        guard reader.issues.isEmpty else { throw ConfigErrors(reader.issues) }
+        return rules
+    }
+
+    static func readFile(_ path: String, referencedFrom: String?) throws(ConfigErrors) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors([ConfigIssue(file: path, line: 0, message: "cannot read the file; check the path and its permissions")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors([ConfigIssue(file: path, line: 1, message: "the file is not UTF-8 text")])
+        }
+        return text
+    }
+
+    static func resolve(_ path: String, relativeTo file: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        let directory = (file as NSString).deletingLastPathComponent
+        return directory.isEmpty ? path : (directory as NSString).appendingPathComponent(path)
+    }
+
+    private static func readKafka(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> KafkaSettings? {
+        guard let node else {
+            reader.report(root, "missing kafka section; add kafka.brokers, kafka.group and kafka.topics")
+            return nil
+        }
+        guard let entries = reader.mapping(node, named: "kafka", allowed: kafkaKeys) else { return nil }
+        func required(_ key: String) -> Node? {
+            if let value = entries[key] { return value }
+            reader.report(node, "kafka.\(key) is required")
+            return nil
+        }
+        let brokers = required("brokers").flatMap { reader.string($0, named: "kafka.brokers") }
+        let group = required("group").flatMap { reader.string($0, named: "kafka.group") }
+        let topics = required("topics").flatMap { reader.strings($0, named: "kafka.topics") }
+        if let topics, topics.isEmpty, let at = entries["topics"] { reader.report(at, "kafka.topics is empty; list at least one topic or ^regex") }
+        for (index, topic) in (topics ?? []).enumerated() where topic.hasPrefix("^") {
+            if (try? CompiledRegex(topic)) == nil {
+                reader.report(entries["topics"].flatMap { node in if case .sequence(let s) = node, index < s.count { s[index] } else { node } }, "kafka.topics entry '\(topic)' is not a valid regex")
+            }
+        }
+        let deadLetter = entries["dead_letter_topic"].flatMap { reader.string($0, named: "kafka.dead_letter_topic") }
+        var properties: [String: String] = [:]
+        if let propertiesNode = entries["properties"], let map = reader.mapping(propertiesNode, named: "kafka.properties", allowed: []) {
+            for (name, value) in map {
+                if let text = reader.string(value, named: "kafka.properties.\(name)") { properties[name] = text }
+            }
+        }
+        if let mode = entries["mode"].flatMap({ reader.string($0, named: "kafka.mode") }), mode != "direct" {
+            reader.report(entries["mode"], "kafka.mode '\(mode)' is not supported by this version; use 'direct' (one process per consumer group member)")
+        }
+        guard let brokers, let group, let topics else { return nil }
+        return KafkaSettings(brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties)
+    }
+
+    private static func readTargets(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> [TargetSettings] {
+        guard let node else {
+            reader.report(root, "missing targets: add at least one Braze target with name, endpoint and api_key_env")
+            return []
+        }
+        guard case .sequence(let sequence) = node else {
+            reader.report(node, "targets must be a list")
+            return []
+        }
+        var targets: [TargetSettings] = []
+        for item in sequence {
+            guard let entries = reader.mapping(item, named: "a target", allowed: targetKeys) else { continue }
+            guard let name = entries["name"].flatMap({ reader.string($0, named: "target name") }) else {
+                if entries["name"] == nil { reader.report(item, "a target needs a name") }
+                continue
+            }
+            if targets.contains(where: { $0.name == name }) { reader.report(entries["name"], "duplicate target name '\(name)'") }
+            guard let endpointNode = entries["endpoint"], let endpoint = reader.string(endpointNode, named: "targets.\(name).endpoint") else {
+                if entries["endpoint"] == nil { reader.report(item, "target '\(name)' needs an endpoint, like https://rest.iad-03.braze.com") }
+                continue
+            }
+            if !(endpoint.hasPrefix("https://") || endpoint.hasPrefix("http://")) {
+                reader.report(endpointNode, "targets.\(name).endpoint '\(endpoint)' must start with https:// (http:// only for a local simulator)")
+            }
+            let keySource: APIKeySource
+            switch (entries["api_key_env"], entries["api_key_file"]) {
+            case (let env?, nil): keySource = .environment(reader.string(env, named: "api_key_env") ?? "")
+            case (nil, let file?): keySource = .file(reader.string(file, named: "api_key_file") ?? "")
+            case (_?, let second?):
+                reader.report(second, "target '\(name)': give api_key_env or api_key_file, not both")
+                continue
+            case (nil, nil):
+                reader.report(item, "target '\(name)' needs api_key_env (an environment variable name) or api_key_file; the key itself never goes in the config")
+                continue
+            }
+            let rateLimit = entries["rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).rate_limit") } ?? RateLimit(count: 20, window: .seconds(60))
+            let statusLimit = entries["status_rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).status_rate_limit") } ?? RateLimit(count: 100, window: .seconds(60))
+            let timeout = entries["timeout"].flatMap { reader.duration($0, named: "targets.\(name).timeout") } ?? .seconds(10)
+            targets.append(TargetSettings(name: name, endpoint: endpoint, apiKeySource: keySource, rateLimit: rateLimit, statusRateLimit: statusLimit, timeout: timeout))
+        }
+        if targets.isEmpty, reader.issues.isEmpty { reader.report(node, "targets is empty; add at least one Braze target") }
+        return targets
+    }
+
+    static func readCoalesce(_ node: Node?, _ reader: inout YAMLReader, base: CoalescePolicy? = nil) -> CoalescePolicy? {
+        guard let node, let entries = reader.mapping(node, named: "coalesce", allowed: coalesceKeys) else { return nil }
+        var policy = base ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
+        if let value = entries["quiet"].flatMap({ reader.duration($0, named: "coalesce.quiet") }) { policy.quiet = value }
+        if let value = entries["max_delay"].flatMap({ reader.duration($0, named: "coalesce.max_delay") }) { policy.maxDelay = value }
+        if policy.maxDelay < policy.quiet { reader.report(node, "coalesce.max_delay (\(policy.maxDelay.configText)) must not be shorter than coalesce.quiet (\(policy.quiet.configText))") }
+        return policy
+    }
+
+    private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
+        var settings = HTTPSettings(listen: nil, ingressTokens: [], maxBody: 1 << 20)
+        guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
+        settings.listen = entries["listen"].flatMap { reader.string($0, named: "http.listen") }
+        settings.ingressTokens = entries["ingress_tokens"].flatMap { reader.strings($0, named: "http.ingress_tokens") } ?? []
+        if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
+            if let bytes = parseByteSize(text) { settings.maxBody = bytes } else {
+                reader.report(bodyNode, "http.max_body '\(text)' is not a size; write bytes or KiB/MiB, like 1MiB")
+            }
+        }
+        return settings
+    }
+
+    static func parseByteSize(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("KB", 1000), ("MB", 1_000_000), ("B", 1), ("", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 { return value * scale }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,67 @@
+/// The validated contents of a config file (SPEC §3).
+public struct ServiceConfig: Sendable {
+    public var kafka: KafkaSettings
+    public var targets: [TargetSettings]
+    public var coalesce: CoalescePolicy
+    public var retry: RetryPolicy
+    public var shutdownTimeout: Duration
+    public var http: HTTPSettings
+    public var rules: RuleSet
+    /// The file the rules came from: the config itself, or its `rules_file`.
+    public var rulesFile: String
+    public var configFile: String
+
+    public func target(named name: String?) -> TargetSettings? {
+        guard let name else { return targets.count == 1 ? targets[0] : nil }
+        return targets.first { $0.name == name }
+    }
+}
+
+public struct KafkaSettings: Sendable {
+    /// `embedded` starts the in-process development broker.
+    public var brokers: String
+    public var group: String
+    public var topics: [String]
+    public var deadLetterTopic: String?
+    public var properties: [String: String]
+
+    public var isEmbedded: Bool { brokers == "embedded" }
+}
+
+public struct TargetSettings: Sendable {
+    public var name: String
+    public var endpoint: String
+    public var apiKeySource: APIKeySource
+    public var rateLimit: RateLimit
+    public var statusRateLimit: RateLimit
+    public var timeout: Duration
+}
+
+/// Where a target's API key lives; the key itself is read only when it is used (G10).
+public enum APIKeySource: Sendable, Equatable, CustomStringConvertible {
+    case environment(String)
+    case file(String)
+
+    public var description: String {
+        switch self {
+        case .environment(let name): return "environment variable \(name)"
+        case .file(let path): return "file \(path)"
+        }
+    }
+}
+
+public struct RetryPolicy: Equatable, Sendable {
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+
+    public init(initialBackoff: Duration, maxBackoff: Duration) {
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+}
+
+public struct HTTPSettings: Sendable {
+    public var listen: String?
+    public var ingressTokens: [String]
+    public var maxBody: Int
+}
