@@ -1,0 +1,421 @@
+import Foundation
+
+/// Limits the coordinator keeps for one target.
+public struct TargetLimits: Equatable, Sendable {
+    public var triggers: RateLimit
+    public var statuses: RateLimit
+
+    public init(triggers: RateLimit, statuses: RateLimit) {
+        self.triggers = triggers
+        self.statuses = statuses
+    }
+
+    public static let braze = TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 100, window: .seconds(60)))
+}
+
+public struct CoordinatorSettings: Sendable {
+    public var targets: [String: TargetLimits]
+    public var retry: RetryPolicy
+    /// The long backoff of a paused target (401/403) between probes.
+    public var pausedRetry: RetryPolicy
+    /// When to poll a job first if no duration has been learned yet.
+    public var firstPollGuess: Duration
+    /// Poll intervals after the first poll grow from `pollInterval.lowerBound` by 1.5× up to the upper bound.
+    public var pollInterval: ClosedRange<Duration>
+
+    public init(
+        targets: [String: TargetLimits],
+        retry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300)),
+        pausedRetry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(30), maxBackoff: .seconds(600)),
+        firstPollGuess: Duration = .seconds(5),
+        pollInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(30)
+    ) {
+        self.targets = targets
+        self.retry = retry
+        self.pausedRetry = pausedRetry
+        self.firstPollGuess = firstPollGuess
+        self.pollInterval = pollInterval
+    }
+}
+
+/// The pure, deterministic decision maker of SyncBridge.
+///
+/// It owns coalescing (G3), each integration's job state and the no-wasted-calls policy
+/// (G2), the rate budgets (G4), the response policy (G5, G6) and the offset ledger that
+/// decides what may be committed (G1). It performs no I/O and reads no clock: every
+/// input carries the current `Moment`, and every output is a `CoordinatorAction` for the
+/// shell to carry out, plus `nextDeadline`, when it wants to be ticked again.
+public struct Coordinator: Sendable {
+    struct PendingEvent: Sendable {
+        var ref: EventRef
+        var consumedAt: Moment
+    }
+
+    enum InFlight: Sendable {
+        case trigger(batch: [PendingEvent], sentAt: Moment, probe: Bool)
+        case status
+    }
+
+    enum Job: Sendable {
+        case idle
+        /// A job we started (or found running) that has not been seen to finish.
+        case running(since: Moment, nextPollAt: Moment, polls: Int)
+    }
+
+    struct Integration: Sendable {
+        var policy: CoalescePolicy
+        var pending: [PendingEvent] = []
+        var lastEventAt = Moment.origin
+        var inFlight: InFlight?
+        var job = Job.idle
+        var retryAt: Moment?
+        var failures = 0
+        var disabledStatus: Int?
+        var recentDurations: [Duration] = []
+
+        var firstPendingAt: Moment? { pending.first?.consumedAt }
+    }
+
+    struct Pause: Sendable {
+        var status: Int
+        var probeAt: Moment
+        var attempts: Int
+    }
+
+    struct Target: Sendable {
+        var triggers: RateBudget
+        var statuses: RateBudget
+        var pause: Pause?
+        var probeInFlight = false
+        var statusForbidden = false
+        var rateLimitedStreak = 0
+    }
+
+    public let settings: CoordinatorSettings
+    private var integrations: [IntegrationKey: Integration] = [:]
+    /// Integrations with pending events or a request in flight: the only ones `schedule` visits.
+    private var active: Set<IntegrationKey> = []
+    private var targets: [String: Target]
+    private var ledger = OffsetLedger()
+    private var deadLetters: [UInt64: [EventRef]] = [:]
+    private var nextDeadLetterID: UInt64 = 1
+    private var random: SplitMix64
+    private var shuttingDown = false
+    public private(set) var nextDeadline: Moment?
+
+    public init(settings: CoordinatorSettings, seed: UInt64 = 0x5EED) {
+        self.settings = settings
+        self.random = SplitMix64(seed: seed)
+        self.targets = settings.targets.mapValues { Target(triggers: RateBudget(limit: $0.triggers), statuses: RateBudget(limit: $0.statuses)) }
+    }
+
+    // MARK: - Inputs
+
+    /// A consumed event and the integrations the rules mapped it to. `deadLetterReason`
+    /// is set when the event itself must be dead-lettered (G8). Cheap: call `tick` when
+    /// `nextDeadline` has passed rather than after every event.
+    public mutating func eventConsumed(
+        _ event: EventRef,
+        demands: [IntegrationKey: CoalescePolicy],
+        deadLetterReason: String? = nil,
+        at now: Moment
+    ) -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        ledger.record(event, outstanding: demands.count + (deadLetterReason == nil ? 0 : 1))
+        if let deadLetterReason {
+            actions.append(.deadLetter(orderDeadLetter([event], reason: deadLetterReason, integration: nil, status: nil)))
+        }
+        for (key, policy) in demands.sorted(by: { $0.key < $1.key }) {
+            var state = integrations[key] ?? Integration(policy: policy)
+            if let status = state.disabledStatus {
+                actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
+                continue
+            }
+            state.policy = state.pending.isEmpty ? policy : state.policy.tightened(by: policy)
+            state.pending.append(PendingEvent(ref: event, consumedAt: now))
+            state.lastEventAt = now
+            integrations[key] = state
+            active.insert(key)
+            if let due = dueTime(key, state, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
+        }
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    public mutating func tick(at now: Moment) -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        schedule(now, into: &actions)
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    public mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint = .none, at now: Moment) -> [CoordinatorAction] {
+        guard var state = integrations[key], case .trigger(let batch, let sentAt, let probe)? = state.inFlight else { return [] }
+        var actions: [CoordinatorAction] = []
+        state.inFlight = nil
+        var target = targets[key.target]!
+        target.triggers.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
+        if probe { target.probeInFlight = false }
+        if result != .rateLimited { target.rateLimitedStreak = 0 }
+
+        switch result {
+        case .accepted:
+            for event in batch { ledger.resolve(event.ref) }
+            actions.append(.covered(key, latencies: batch.map { now - $0.consumedAt }))
+            state.job = .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state), polls: 0)
+            state.failures = 0
+            state.retryAt = nil
+            if target.pause != nil {
+                target.pause = nil
+                actions.append(.resumeTarget(key.target))
+            }
+        case .inProgress:
+            // Not coverage (G1): that job may have started before the data landed.
+            state.pending = batch + state.pending
+            let pollAt: Moment
+            if target.statusForbidden {
+                state.failures += 1
+                pollAt = now + Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
+            } else {
+                pollAt = now + settings.pollInterval.lowerBound
+            }
+            state.job = .running(since: now, nextPollAt: pollAt, polls: 0)
+        case .rateLimited:
+            state.pending = batch + state.pending
+            target.rateLimitedStreak += 1
+            let resetAt = hint.resetAt.flatMap { $0 > now ? $0 : nil }
+                ?? now + Backoff(policy: settings.retry).delay(attempt: target.rateLimitedStreak - 1, using: &random)
+            target.triggers.block(until: resetAt)
+        case .invalidID, .notFound:
+            let status = result == .invalidID ? 400 : 404
+            state.disabledStatus = status
+            let events = (batch + state.pending).map(\.ref)
+            state.pending = []
+            actions.append(.disableIntegration(key, status: status))
+            actions.append(.deadLetter(orderDeadLetter(events, reason: Self.reason(forStatus: status), integration: key, status: status)))
+        case .unauthorized, .forbidden:
+            state.pending = batch + state.pending
+            let status = result == .unauthorized ? 401 : 403
+            let attempts = (target.pause?.attempts ?? 0) + 1
+            let delay = Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1)
+            if target.pause == nil { actions.append(.pauseTarget(key.target, status: status)) }
+            target.pause = Pause(status: status, probeAt: now + delay, attempts: attempts)
+        case .serverError, .networkError:
+            state.pending = batch + state.pending
+            state.failures += 1
+            var retryAt = now + Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
+            if hint.remaining == 0, let reset = hint.resetAt { retryAt = max(retryAt, reset) }
+            state.retryAt = retryAt
+        }
+        targets[key.target] = target
+        integrations[key] = state
+        schedule(now, into: &actions)
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    public mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint = .none, at now: Moment) -> [CoordinatorAction] {
+        guard var state = integrations[key], case .status? = state.inFlight else { return [] }
+        var actions: [CoordinatorAction] = []
+        state.inFlight = nil
+        var target = targets[key.target]!
+        target.statuses.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
+
+        switch (result, state.job) {
+        case (.running, .running(let since, _, let polls)):
+            state.job = .running(since: since, nextPollAt: now + pollInterval(after: polls + 1), polls: polls + 1)
+        case (.finished(let duration), .running(let since, _, _)):
+            learn(duration ?? (now - since), into: &state)
+            state.job = .idle
+        case (.noJobs, _), (.notFound, _), (.finished, .idle), (.running, .idle):
+            state.job = .idle
+        case (.rateLimited, _):
+            target.statuses.block(until: hint.resetAt.flatMap { $0 > now ? $0 : nil } ?? now + settings.pollInterval.upperBound)
+        case (.unauthorized, _):
+            if target.pause == nil { actions.append(.pauseTarget(key.target, status: 401)) }
+            let attempts = (target.pause?.attempts ?? 0) + 1
+            target.pause = Pause(status: 401, probeAt: now + Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1), attempts: attempts)
+        case (.forbidden, _):
+            // No permission for status: probe with triggers instead (issue: fall back to probing).
+            target.statusForbidden = true
+        case (.failed, .running(let since, _, let polls)):
+            state.job = .running(since: since, nextPollAt: now + pollInterval(after: polls + 1), polls: polls + 1)
+        case (.failed, .idle):
+            break
+        }
+        targets[key.target] = target
+        integrations[key] = state
+        schedule(now, into: &actions)
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    /// The shell wrote a dead-letter order to its topic (or logged it, without a topic).
+    public mutating func deadLettersWritten(_ id: UInt64, at now: Moment) -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        for event in deadLetters.removeValue(forKey: id) ?? [] { ledger.resolve(event) }
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    /// Revoked partitions: forget their events without triggering for them.
+    public mutating func partitionsRevoked(_ partitions: Set<PartitionID>, at now: Moment) -> [CoordinatorAction] {
+        for partition in partitions { ledger.drop(partition) }
+        for key in active {
+            guard var state = integrations[key] else { continue }
+            state.pending.removeAll { partitions.contains($0.ref.partition) }
+            if case .trigger(let batch, let sentAt, let probe)? = state.inFlight {
+                state.inFlight = .trigger(batch: batch.filter { !partitions.contains($0.ref.partition) }, sentAt: sentAt, probe: probe)
+            }
+            integrations[key] = state
+        }
+        for (id, events) in deadLetters { deadLetters[id] = events.filter { !partitions.contains($0.partition) } }
+        return tick(at: now)
+    }
+
+    /// New rules: integrations disabled by 400/404 may be called again.
+    public mutating func rulesChanged() {
+        for key in integrations.keys where integrations[key]?.disabledStatus != nil { integrations[key]?.disabledStatus = nil }
+    }
+
+    /// Shutdown: every dirty integration is triggered now, still under G2 and G4.
+    public mutating func beginShutdown(at now: Moment) -> [CoordinatorAction] {
+        shuttingDown = true
+        return tick(at: now)
+    }
+
+    // MARK: - Queries
+
+    /// Events consumed but not yet covered or dead-lettered.
+    public var uncommittedEvents: Int { ledger.outstandingEvents }
+
+    /// Nothing waits: every consumed event is covered or dead-lettered.
+    public var isDrained: Bool { ledger.outstandingEvents == 0 }
+
+    public func pendingIntegrations(target: String) -> Int {
+        active.filter { $0.target == target && !(integrations[$0]?.pending.isEmpty ?? true) }.count
+    }
+
+    /// Targets paused by 401/403, with the status that paused them.
+    public var pausedTargets: [String: Int] { targets.compactMapValues { $0.pause?.status } }
+
+    public func committedOffset(_ partition: PartitionID) -> Int64? { ledger.committedOffset(partition) }
+
+    public var ledgerRuns: Int { ledger.runCount }
+
+    // MARK: - Scheduling
+
+    private mutating func schedule(_ now: Moment, into actions: inout [CoordinatorAction]) {
+        var deadline: Moment?
+        func wake(_ moment: Moment) { deadline = min(deadline ?? moment, moment) }
+        var triggerReady: [(IntegrationKey, Moment)] = []
+        var pollReady: [(IntegrationKey, Moment)] = []
+
+        for key in active {
+            let state = integrations[key]!
+            if state.inFlight != nil { continue }
+            guard let oldest = state.firstPendingAt else {
+                active.remove(key)
+                continue
+            }
+            guard let due = dueTime(key, state, now: now) else { continue }
+            if due > now {
+                wake(due)
+            } else if case .running = state.job, !targets[key.target]!.statusForbidden {
+                pollReady.append((key, oldest))
+            } else {
+                triggerReady.append((key, oldest))
+            }
+        }
+        // G4: when tokens are short, the oldest uncovered event goes first.
+        let byAge: ((IntegrationKey, Moment), (IntegrationKey, Moment)) -> Bool = { ($0.1, $0.0) < ($1.1, $1.0) }
+
+        for (key, _) in triggerReady.sorted(by: byAge) {
+            var target = targets[key.target]!
+            var probe = false
+            if let pause = target.pause {
+                if target.probeInFlight { continue }
+                if pause.probeAt > now {
+                    wake(pause.probeAt)
+                    continue
+                }
+                probe = true
+            }
+            let available = target.triggers.availableAt(now)
+            guard available <= now else {
+                wake(available)
+                continue
+            }
+            target.triggers.consume(now)
+            if probe { target.probeInFlight = true }
+            targets[key.target] = target
+            var state = integrations[key]!
+            state.inFlight = .trigger(batch: state.pending, sentAt: now, probe: probe)
+            state.pending = []
+            integrations[key] = state
+            actions.append(.trigger(key))
+        }
+
+        for (key, _) in pollReady.sorted(by: byAge) {
+            var target = targets[key.target]!
+            if let pause = target.pause {
+                wake(pause.probeAt)
+                continue
+            }
+            let available = target.statuses.availableAt(now)
+            guard available <= now else {
+                wake(available)
+                continue
+            }
+            target.statuses.consume(now)
+            targets[key.target] = target
+            integrations[key]!.inFlight = .status
+            actions.append(.pollStatus(key))
+        }
+        nextDeadline = deadline
+    }
+
+    /// When an integration with pending events next wants attention, ignoring budgets.
+    private func dueTime(_ key: IntegrationKey, _ state: Integration, now: Moment) -> Moment? {
+        guard state.inFlight == nil, let oldest = state.firstPendingAt, state.disabledStatus == nil else { return nil }
+        var due: Moment
+        switch state.job {
+        case .running(_, let nextPollAt, _):
+            due = nextPollAt
+        case .idle:
+            due = shuttingDown ? now : min(state.lastEventAt + state.policy.quiet, oldest + state.policy.maxDelay)
+        }
+        if let retryAt = state.retryAt { due = max(due, retryAt) }
+        return due
+    }
+
+    private func firstPollDelay(_ state: Integration) -> Duration {
+        state.recentDurations.min() ?? settings.firstPollGuess
+    }
+
+    private func pollInterval(after polls: Int) -> Duration {
+        let grown = settings.pollInterval.lowerBound.scaled(by: pow(1.5, Double(min(polls - 1, 20))))
+        return min(settings.pollInterval.upperBound, grown)
+    }
+
+    private func learn(_ duration: Duration, into state: inout Integration) {
+        state.recentDurations.append(duration)
+        if state.recentDurations.count > 8 { state.recentDurations.removeFirst() }
+    }
+
+    private mutating func orderDeadLetter(_ events: [EventRef], reason: String, integration: IntegrationKey?, status: Int?) -> DeadLetterOrder {
+        let id = nextDeadLetterID
+        nextDeadLetterID += 1
+        deadLetters[id] = events
+        return DeadLetterOrder(id: id, events: events, reason: reason, integration: integration, status: status)
+    }
+
+    private mutating func appendCommits(to actions: inout [CoordinatorAction]) {
+        let offsets = ledger.takeCommittable()
+        if !offsets.isEmpty { actions.append(.commit(offsets)) }
+    }
+
+    static func reason(forStatus status: Int) -> String {
+        status == 400 ? "invalid_integration_id" : "integration_not_found"
+    }
+}

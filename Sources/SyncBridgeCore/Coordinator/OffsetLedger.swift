@@ -1,0 +1,148 @@
+import DequeModule
+
+/// A Kafka partition as the coordinator knows it.
+public struct PartitionID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition) }
+
+    public var description: String { "\(topic)[\(partition)]" }
+}
+
+/// One consumed record, by position.
+public struct EventRef: Hashable, Sendable, CustomStringConvertible {
+    public var partition: PartitionID
+    public var offset: Int64
+
+    public init(partition: PartitionID, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.init(partition: PartitionID(topic: topic, partition: partition), offset: offset)
+    }
+
+    public var description: String { "\(partition)@\(offset)" }
+}
+
+/// Tracks, per partition, which consumed offsets still wait for coverage, and so the
+/// highest offset that may be committed (G1).
+///
+/// Offsets arrive in increasing order per partition, so each partition is a deque of
+/// runs: a run is a stretch of consecutive consumed offsets (gaps from compaction or
+/// transactions are kept inside runs) that are all resolved, or a single offset with
+/// outstanding work. A million resolved events cost one run, not a million records.
+public struct OffsetLedger: Sendable {
+    struct Entry: Sendable {
+        var firstOffset: Int64
+        var lastOffset: Int64
+        /// Outstanding integrations (or dead letters) before this offset is resolved; 0 for resolved runs.
+        var outstanding: Int32
+    }
+
+    private var partitions: [PartitionID: Deque<Entry>] = [:]
+    /// The next offset to commit per partition, once advanced beyond what was last reported.
+    private var committed: [PartitionID: Int64] = [:]
+    private var advanced: Set<PartitionID> = []
+    public private(set) var outstandingEvents = 0
+
+    public init() {}
+
+    /// Records a consumed event that waits on `outstanding` pieces of work (0: resolved at once).
+    public mutating func record(_ event: EventRef, outstanding: Int) {
+        var entries = partitions[event.partition, default: []]
+        if outstanding == 0, var last = entries.last, last.outstanding == 0 {
+            last.lastOffset = event.offset
+            entries[entries.count - 1] = last
+        } else {
+            entries.append(Entry(firstOffset: event.offset, lastOffset: event.offset, outstanding: Int32(outstanding)))
+            if outstanding > 0 { outstandingEvents += 1 }
+        }
+        partitions[event.partition] = entries
+        collapse(event.partition)
+    }
+
+    /// One piece of work for `event` is done; ignores events of partitions no longer owned.
+    public mutating func resolve(_ event: EventRef) {
+        guard var entries = partitions[event.partition] else { return }
+        guard let index = Self.index(of: event.offset, in: entries), entries[index].outstanding > 0,
+              entries[index].firstOffset == event.offset
+        else { return }
+        entries[index].outstanding -= 1
+        if entries[index].outstanding == 0 {
+            outstandingEvents -= 1
+            Self.merge(at: index, in: &entries)
+        }
+        partitions[event.partition] = entries
+        collapse(event.partition)
+    }
+
+    /// Partitions whose committable offset moved since the last call, with the offset to commit
+    /// (Kafka's convention: the next offset to consume).
+    public mutating func takeCommittable() -> [PartitionID: Int64] {
+        defer { advanced.removeAll() }
+        return Dictionary(uniqueKeysWithValues: advanced.compactMap { id in committed[id].map { (id, $0) } })
+    }
+
+    public func committedOffset(_ partition: PartitionID) -> Int64? { committed[partition] }
+
+    public var ownedPartitions: [PartitionID] { Array(partitions.keys) }
+
+    /// Forgets a revoked partition.
+    public mutating func drop(_ partition: PartitionID) {
+        if let entries = partitions.removeValue(forKey: partition) {
+            outstandingEvents -= entries.filter { $0.outstanding > 0 }.count
+        }
+        committed[partition] = nil
+        advanced.remove(partition)
+    }
+
+    public var runCount: Int { partitions.values.reduce(0) { $0 + $1.count } }
+
+    /// Drops a resolved run at the front: everything in it is committable.
+    private mutating func collapse(_ partition: PartitionID) {
+        guard var entries = partitions[partition], let first = entries.first, first.outstanding == 0 else { return }
+        let next = first.lastOffset + 1
+        if entries.count > 1 {
+            entries.removeFirst()
+            partitions[partition] = entries
+        } else {
+            // Keep an empty marker-free deque; the committed offset remembers progress.
+            partitions[partition] = []
+        }
+        if committed[partition] != next {
+            committed[partition] = next
+            advanced.insert(partition)
+        }
+    }
+
+    private static func index(of offset: Int64, in entries: Deque<Entry>) -> Int? {
+        var low = 0, high = entries.count - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            if entries[mid].lastOffset < offset { low = mid + 1 } else if entries[mid].firstOffset > offset { high = mid - 1 } else { return mid }
+        }
+        return nil
+    }
+
+    /// Joins a newly resolved entry with resolved neighbours.
+    private static func merge(at index: Int, in entries: inout Deque<Entry>) {
+        var index = index
+        if index > 0, entries[index - 1].outstanding == 0 {
+            entries[index - 1].lastOffset = entries[index].lastOffset
+            entries.remove(at: index)
+            index -= 1
+        }
+        if index + 1 < entries.count, entries[index + 1].outstanding == 0 {
+            entries[index].lastOffset = entries[index + 1].lastOffset
+            entries.remove(at: index + 1)
+        }
+    }
+}

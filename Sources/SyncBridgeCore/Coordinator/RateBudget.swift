@@ -1,0 +1,69 @@
+import DequeModule
+
+/// At most `limit.count` requests in any window of `limit.window` (G4), tightened by what
+/// the server says in `X-RateLimit-Remaining` / `X-RateLimit-Reset`.
+public struct RateBudget: Sendable {
+    public let limit: RateLimit
+    private var sent: Deque<Moment> = []
+    private var serverRemaining: Int?
+    private var serverResetAt: Moment?
+
+    public init(limit: RateLimit) { self.limit = limit }
+
+    /// The earliest moment at or after `now` when one more request may be sent.
+    public func availableAt(_ now: Moment) -> Moment {
+        var earliest = now
+        if sent.count >= limit.count {
+            // The oldest of the last `count` sends must leave the window first.
+            earliest = max(earliest, sent[sent.count - limit.count] + limit.window)
+        }
+        if let remaining = serverRemaining, remaining <= 0, let reset = serverResetAt, reset > now {
+            earliest = max(earliest, reset)
+        }
+        return earliest
+    }
+
+    public func canSend(_ now: Moment) -> Bool { availableAt(now) <= now }
+
+    public mutating func consume(_ now: Moment) {
+        sent.append(now)
+        while sent.count > limit.count, let first = sent.first, first + limit.window <= now { sent.removeFirst() }
+        if let remaining = serverRemaining { serverRemaining = remaining - 1 }
+    }
+
+    /// Takes the server's view into account; a reset in the past clears it.
+    public mutating func observe(remaining: Int?, resetAt: Moment?, now: Moment) {
+        guard let resetAt, resetAt > now else {
+            serverRemaining = nil
+            serverResetAt = nil
+            return
+        }
+        serverResetAt = resetAt
+        serverRemaining = remaining ?? serverRemaining
+    }
+
+    /// A rate-limited answer without a usable reset: wait at least `delay`.
+    public mutating func block(until moment: Moment) {
+        serverRemaining = 0
+        serverResetAt = max(serverResetAt ?? moment, moment)
+    }
+}
+
+/// Exponential backoff with full jitter: a uniform delay in [0, min(max, initial·2^attempt)].
+public struct Backoff: Sendable {
+    public var policy: RetryPolicy
+
+    public init(policy: RetryPolicy) { self.policy = policy }
+
+    public func ceiling(attempt: Int) -> Duration {
+        let factor = pow2(min(attempt, 40))
+        return min(policy.maxBackoff, policy.initialBackoff.scaled(by: factor))
+    }
+
+    public func delay(attempt: Int, using generator: inout SplitMix64) -> Duration {
+        let ceiling = ceiling(attempt: attempt).seconds
+        return .seconds(fractional: Double.random(in: 0...ceiling, using: &generator))
+    }
+
+    private func pow2(_ exponent: Int) -> Double { Double(1 << UInt64(exponent)) }
+}
