@@ -61,9 +61,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "SchedulingLab",
+            dependencies: ["SyncBridgeCore", .product(name: "DequeModule", package: "swift-collections")]
+        ),
         .executableTarget(
             name: "SchedulingBenchmark",
-            dependencies: ["SyncBridgeCore"],
+            dependencies: ["SyncBridgeCore", "SchedulingLab"],
             path: "Benchmarks/SchedulingBenchmark"
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
@@ -71,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "SyncBridgeCoreTests",
             dependencies: [
-                "SyncBridgeCore",
+                "SyncBridgeCore", "SchedulingLab",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -83,6 +83,7 @@ public struct Coordinator: Sendable {
     }
 
     struct Target: Sendable {
+        var name: String
         var triggers: RateBudget
         var statuses: RateBudget
         var pause: Pause?
@@ -101,12 +102,15 @@ public struct Coordinator: Sendable {
     private var nextDeadLetterID: UInt64 = 1
     private var random: SplitMix64
     private var shuttingDown = false
+    /// When to call `tick` next; it may be early (then `tick` does nothing and sets a later one).
     public private(set) var nextDeadline: Moment?
 
     public init(settings: CoordinatorSettings, seed: UInt64 = 0x5EED) {
         self.settings = settings
         self.random = SplitMix64(seed: seed)
-        self.targets = settings.targets.mapValues { Target(triggers: RateBudget(limit: $0.triggers), statuses: RateBudget(limit: $0.statuses)) }
+        self.targets = Dictionary(uniqueKeysWithValues: settings.targets.map { name, limits in
+            (name, Target(name: name, triggers: RateBudget(limit: limits.triggers), statuses: RateBudget(limit: limits.statuses)))
+        })
     }
 
     // MARK: - Inputs
@@ -195,11 +199,10 @@ public struct Coordinator: Sendable {
             actions.append(.deadLetter(orderDeadLetter(events, reason: Self.reason(forStatus: status), integration: key, status: status)))
         case .unauthorized, .forbidden:
             state.pending = batch + state.pending
-            let status = result == .unauthorized ? 401 : 403
-            let attempts = (target.pause?.attempts ?? 0) + 1
-            let delay = Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1)
-            if target.pause == nil { actions.append(.pauseTarget(key.target, status: status)) }
-            target.pause = Pause(status: status, probeAt: now + delay, attempts: attempts)
+            // Requests already in flight when the target was paused do not lengthen the pause.
+            if target.pause == nil || probe {
+                pause(&target, status: result == .unauthorized ? 401 : 403, at: now, into: &actions)
+            }
         case .serverError, .networkError:
             state.pending = batch + state.pending
             state.failures += 1
@@ -232,9 +235,7 @@ public struct Coordinator: Sendable {
         case (.rateLimited, _):
             target.statuses.block(until: hint.resetAt.flatMap { $0 > now ? $0 : nil } ?? now + settings.pollInterval.upperBound)
         case (.unauthorized, _):
-            if target.pause == nil { actions.append(.pauseTarget(key.target, status: 401)) }
-            let attempts = (target.pause?.attempts ?? 0) + 1
-            target.pause = Pause(status: 401, probeAt: now + Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1), attempts: attempts)
+            if target.pause == nil { pause(&target, status: 401, at: now, into: &actions) }
         case (.forbidden, _):
             // No permission for status: probe with triggers instead (issue: fall back to probing).
             target.statusForbidden = true
@@ -387,6 +388,12 @@ public struct Coordinator: Sendable {
         }
         if let retryAt = state.retryAt { due = max(due, retryAt) }
         return due
+    }
+
+    private func pause(_ target: inout Target, status: Int, at now: Moment, into actions: inout [CoordinatorAction]) {
+        let attempts = (target.pause?.attempts ?? 0) + 1
+        if target.pause == nil { actions.append(.pauseTarget(target.name, status: status)) }
+        target.pause = Pause(status: status, probeAt: now + Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1), attempts: attempts)
     }
 
     private func firstPollDelay(_ state: Integration) -> Duration {

@@ -7,6 +7,15 @@ public struct JSONParser {
     public static let maximumDepth = 64
 
     public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        do {
+            return try parseValidated(bytes)
+        } catch where error.kind == .unexpectedCharacter && String(validating: bytes, as: UTF8.self) == nil {
+            // A stray non-UTF-8 byte outside a string (a UTF-16 byte-order mark, say) is the real problem.
+            throw JSONError(kind: .invalidUTF8, offset: error.offset)
+        }
+    }
+
+    private static func parseValidated(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> JSONValue in
             var parser = JSONParser(buffer)
             parser.skipWhitespace()

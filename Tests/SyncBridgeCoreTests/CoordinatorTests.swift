@@ -1,0 +1,239 @@
+import Testing
+@testable import SyncBridgeCore
+
+let target = "braze"
+let keyA = IntegrationKey(target: target, integrationID: orders)
+let keyB = IntegrationKey(target: target, integrationID: users)
+let p0 = PartitionID(topic: "t", partition: 0)
+let policy = CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(60))
+
+func coordinator(triggers: RateLimit = RateLimit(count: 20, window: .seconds(60))) -> Coordinator {
+    Coordinator(settings: CoordinatorSettings(
+        targets: [target: TargetLimits(triggers: triggers, statuses: RateLimit(count: 100, window: .seconds(60)))],
+        retry: RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(60))
+    ))
+}
+
+func at(_ seconds: Double) -> Moment { .seconds(seconds) }
+
+extension Coordinator {
+    mutating func consume(_ offset: Int64, _ keys: [IntegrationKey], at seconds: Double) -> [CoordinatorAction] {
+        eventConsumed(EventRef(partition: p0, offset: offset), demands: Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) }), at: at(seconds))
+    }
+}
+
+func triggers(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
+    actions.compactMap { if case .trigger(let key) = $0 { key } else { nil } }
+}
+
+func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
+    actions.reduce(into: [:]) { result, action in if case .commit(let offsets) = action { result.merge(offsets) { $1 } } }
+}
+
+@Suite struct CoordinatorTests {
+    @Test func G3_burstIsCoalescedIntoOneTriggerAfterQuiet() {
+        var c = coordinator()
+        for i in 0..<5 { _ = c.consume(Int64(i), [keyA], at: Double(i)) }
+        #expect(triggers(c.tick(at: at(10))).isEmpty)
+        #expect(c.nextDeadline == at(14))
+        #expect(triggers(c.tick(at: at(13.9))).isEmpty)
+        #expect(triggers(c.tick(at: at(14))) == [keyA])
+    }
+
+    @Test func G3_steadyStreamIsTriggeredAtMaxDelay() {
+        var c = coordinator()
+        var fired: [Double] = []
+        for i in 0..<100 {
+            let now = Double(i) * 5
+            _ = c.consume(Int64(i), [keyA], at: now)
+            if !triggers(c.tick(at: at(now))).isEmpty {
+                fired.append(now)
+                break
+            }
+        }
+        #expect(fired == [60])
+    }
+
+    @Test func G1_offsetsAreCommittedOnlyAfterAcceptance() {
+        var c = coordinator()
+        #expect(commits(c.consume(0, [], at: 0)) == [p0: 1])
+        _ = c.consume(1, [keyA], at: 1)
+        #expect(commits(c.consume(2, [], at: 2)).isEmpty)
+        #expect(triggers(c.tick(at: at(12))) == [keyA])
+        _ = c.consume(3, [keyA], at: 12.05)
+        let after = c.triggerCompleted(keyA, result: .accepted, at: at(12.1))
+        // Offset 3 arrived after the request was sent: it is not covered by it.
+        #expect(commits(after) == [p0: 3])
+        #expect(c.uncommittedEvents == 1)
+    }
+
+    @Test func G1_inProgressDoesNotCover() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        let actions = c.triggerCompleted(keyA, result: .inProgress, at: at(10.1))
+        #expect(commits(actions).isEmpty)
+        #expect(c.uncommittedEvents == 1)
+    }
+
+    @Test func G2_noTriggerWhileOurJobRunsThenOneTrailingTrigger() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10.1))
+        for i in 1...5 { _ = c.consume(Int64(i), [keyA], at: 10 + Double(i)) }
+        // Quiet has passed for the new burst, but the job runs: poll, don't trigger.
+        let first = c.tick(at: at(30))
+        #expect(triggers(first).isEmpty)
+        #expect(first.contains(.pollStatus(keyA)))
+        let still = c.statusCompleted(keyA, result: .running, at: at(30.1))
+        #expect(triggers(still).isEmpty)
+        let next = c.nextDeadline!
+        #expect(next > at(30.1))
+        _ = c.tick(at: next)
+        let done = c.statusCompleted(keyA, result: .finished(duration: .seconds(25)), at: next + .milliseconds(100))
+        #expect(triggers(done) == [keyA])
+        #expect(commits(c.triggerCompleted(keyA, result: .accepted, at: next + .milliseconds(200))) == [p0: 6])
+    }
+
+    @Test func G2_cleanIntegrationIsNeverPolled() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10.1))
+        #expect(c.nextDeadline == nil)
+        #expect(c.tick(at: at(1000)).isEmpty)
+    }
+
+    @Test func G2_learnedDurationTimesTheFirstPoll() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10))
+        _ = c.consume(1, [keyA], at: 11)
+        _ = c.tick(at: at(15))
+        _ = c.statusCompleted(keyA, result: .finished(duration: .seconds(120)), at: at(15))
+        // A dirty integration is triggered again once coalescing allows...
+        #expect(triggers(c.tick(at: at(21))) == [keyA])
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(21))
+        _ = c.consume(2, [keyA], at: 22)
+        // ...and the next poll waits for the learned 120 s.
+        #expect(c.nextDeadline == at(141))
+    }
+
+    @Test func G4_budgetIsNeverExceededAndOldestGoesFirst() {
+        var c = coordinator(triggers: RateLimit(count: 2, window: .seconds(60)))
+        let keys = (0..<4).map { IntegrationKey(target: target, integrationID: "00000000-0000-4000-8000-00000000000\($0)") }
+        for (i, key) in keys.enumerated().reversed() { _ = c.consume(Int64(3 - i), [key], at: Double(3 - i)) }
+        // keys[3] was consumed first.
+        #expect(triggers(c.tick(at: at(20))) == [keys[3], keys[2]])
+        #expect(c.nextDeadline == at(80))
+        #expect(triggers(c.tick(at: at(79))).isEmpty)
+        #expect(triggers(c.tick(at: at(80))) == [keys[1], keys[0]])
+    }
+
+    @Test func G4_resetHeaderBlocksTheTarget() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .rateLimited, rateLimit: RateLimitHint(remaining: 0, resetAt: at(45)), at: at(10.1))
+        #expect(c.nextDeadline == at(45))
+        #expect(triggers(c.tick(at: at(44))).isEmpty)
+        #expect(triggers(c.tick(at: at(45))) == [keyA])
+    }
+
+    @Test func G5_notFoundDeadLettersAndDisablesUntilRulesChange() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA, keyB], at: 0)
+        let sent = c.tick(at: at(10))
+        #expect(Set(triggers(sent)) == [keyA, keyB])
+        _ = c.consume(1, [keyA], at: 10.05)
+        let actions = c.triggerCompleted(keyA, result: .notFound, at: at(10.1))
+        #expect(actions.contains(.disableIntegration(keyA, status: 404)))
+        let orders = actions.compactMap { if case .deadLetter(let order) = $0 { order } else { nil } }
+        #expect(orders.count == 1)
+        #expect(orders[0].events == [EventRef(partition: p0, offset: 0), EventRef(partition: p0, offset: 1)])
+        #expect(orders[0].reason == "integration_not_found")
+        _ = c.triggerCompleted(keyB, result: .accepted, at: at(10.2))
+        #expect(commits(c.deadLettersWritten(orders[0].id, at: at(10.3))) == [p0: 2])
+        // Later events for the disabled integration are dead-lettered, never triggered.
+        let later = c.consume(2, [keyA], at: 20)
+        #expect(later.contains { if case .deadLetter = $0 { true } else { false } })
+        #expect(triggers(c.tick(at: at(100))).isEmpty)
+        c.rulesChanged()
+        _ = c.consume(3, [keyA], at: 200)
+        #expect(triggers(c.tick(at: at(210))) == [keyA])
+    }
+
+    @Test func G5_unauthorizedPausesTheTargetAndProbesWithLongBackoff() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.consume(1, [keyB], at: 0.5)
+        _ = c.tick(at: at(11))
+        let paused = c.triggerCompleted(keyA, result: .unauthorized, at: at(11))
+        #expect(paused.contains(.pauseTarget(target, status: 401)))
+        _ = c.triggerCompleted(keyB, result: .unauthorized, at: at(11))
+        #expect(c.pausedTargets == [target: 401])
+        #expect(c.nextDeadline == at(41))
+        #expect(triggers(c.tick(at: at(40))).isEmpty)
+        let probe = c.tick(at: at(41))
+        #expect(triggers(probe).count == 1)
+        let resumed = c.triggerCompleted(triggers(probe)[0], result: .accepted, at: at(41))
+        #expect(resumed.contains(.resumeTarget(target)))
+        #expect(triggers(resumed).count == 1)
+        #expect(c.pausedTargets.isEmpty)
+    }
+
+    @Test func G6_serverErrorsBackOffWithJitterAndNothingIsCommitted() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        var now = 10.0
+        var sent = triggers(c.tick(at: at(now)))
+        var delays: [Duration] = []
+        for _ in 0..<5 {
+            #expect(sent == [keyA])
+            #expect(commits(c.triggerCompleted(keyA, result: .serverError(status: 503), at: at(now))).isEmpty)
+            let next = c.nextDeadline!
+            delays.append(next - at(now))
+            now = next.sinceOrigin.seconds
+            sent = triggers(c.tick(at: next))
+        }
+        for (attempt, delay) in delays.enumerated() { #expect(delay <= .seconds(Double(1 << attempt))) }
+        #expect(commits(c.triggerCompleted(keyA, result: .accepted, at: at(now))) == [p0: 1])
+    }
+
+    @Test func shutdownTriggersDirtyIntegrationsAtOnce() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        #expect(triggers(c.beginShutdown(at: at(1))) == [keyA])
+    }
+
+    @Test func revokedPartitionsAreForgottenWithoutTriggering() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.partitionsRevoked([p0], at: at(1))
+        #expect(triggers(c.tick(at: at(100))).isEmpty)
+        #expect(c.uncommittedEvents == 0)
+    }
+}
+
+@Suite struct OffsetLedgerTests {
+    @Test func commitsTheHighestFullyResolvedPrefixAndCompressesRuns() {
+        var ledger = OffsetLedger()
+        let e = (0..<6).map { EventRef(partition: p0, offset: Int64($0)) }
+        ledger.record(e[0], outstanding: 1)
+        ledger.record(e[1], outstanding: 0)
+        ledger.record(e[2], outstanding: 2)
+        ledger.record(e[3], outstanding: 0)
+        ledger.record(e[4], outstanding: 0)
+        #expect(ledger.takeCommittable().isEmpty)
+        ledger.resolve(e[2])
+        ledger.resolve(e[2])
+        #expect(ledger.takeCommittable().isEmpty)
+        #expect(ledger.runCount == 2)
+        ledger.resolve(e[0])
+        #expect(ledger.takeCommittable() == [p0: 5])
+        #expect(ledger.runCount == 0)
+        #expect(ledger.outstandingEvents == 0)
+    }
+}
