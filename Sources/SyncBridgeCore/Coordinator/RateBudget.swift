@@ -56,14 +56,12 @@ public struct Backoff: Sendable {
     public init(policy: RetryPolicy) { self.policy = policy }
 
     public func ceiling(attempt: Int) -> Duration {
-        let factor = pow2(min(attempt, 40))
-        return min(policy.maxBackoff, policy.initialBackoff.scaled(by: factor))
+        let grown = policy.initialBackoff.seconds * Double(1 << UInt64(min(max(attempt, 0), 40)))
+        return .seconds(fractional: min(policy.maxBackoff.seconds, grown))
     }
 
     public func delay(attempt: Int, using generator: inout SplitMix64) -> Duration {
         let ceiling = ceiling(attempt: attempt).seconds
         return .seconds(fractional: Double.random(in: 0...ceiling, using: &generator))
     }
-
-    private func pow2(_ exponent: Int) -> Double { Double(1 << UInt64(exponent)) }
 }
