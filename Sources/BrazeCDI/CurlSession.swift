@@ -35,8 +35,6 @@ final class CurlSession: Sendable {
     private static let maxIdleHandles = 8
 
     private let idle = Mutex<[EasyHandle]>([])
-    // Off the cooperative pool: a blocked cooperative thread would stall unrelated tasks.
-    private let queue = DispatchQueue(label: "BrazeCDI.curl", attributes: .concurrent)
 
     init() {
         _ = curlGlobalInit
@@ -51,7 +49,10 @@ final class CurlSession: Sendable {
         let cancelled = CancellationFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                queue.async {
+                // Off the cooperative pool, whose few threads must never block. A fresh serial
+                // queue gets its own thread; a shared concurrent queue would be capped near the
+                // core count, so slow transfers would delay unrelated ones.
+                DispatchQueue(label: "BrazeCDI.curl").async {
                     continuation.resume(returning: self.performBlocking(request, cancelled: cancelled))
                 }
             }
