@@ -8,6 +8,8 @@ struct HTTPExchange: Sendable {
     var status: Int
     var headers: [(name: String, value: String)]
     var body: [UInt8]
+    /// Connections curl had to open; 0 when a kept-alive one was reused.
+    var newConnections = 0
 }
 
 /// One request for `CurlSession.perform`.
@@ -137,8 +139,10 @@ final class CurlSession: Sendable {
             return .failure(TransferFailure(code: code, detail: String(cString: errorBuffer)))
         }
         var status = 0
+        var newConnections = 0
         _ = sb_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPExchange(status: status, headers: sink.headers, body: sink.body))
+        _ = sb_curl_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &newConnections)
+        return .success(HTTPExchange(status: status, headers: sink.headers, body: sink.body, newConnections: newConnections))
     }
 }
 

@@ -15,7 +15,7 @@ public struct SimulatorConfig: Sendable {
     public var apiKey: String
     /// Keys that authenticate but lack the CDI permission; they get 403.
     public var forbiddenKeys: Set<String> = []
-    /// The workspace's integration IDs. Other valid UUIDs get 404, anything else 400.
+    /// The workspace's integration IDs, matched case-insensitively. Other valid UUIDs get 404, anything else 400.
     public var integrations: Set<String>
     /// Each accepted trigger starts a job that runs for a random duration in this range.
     public var syncDuration: ClosedRange<Duration>
@@ -40,7 +40,7 @@ public struct SimulatorConfig: Sendable {
         syncDuration: ClosedRange<Duration> = .seconds(1)...(.seconds(5))
     ) {
         self.apiKey = apiKey
-        self.integrations = Set(integrations.map { $0.lowercased() })
+        self.integrations = integrations
         self.syncDuration = syncDuration
     }
 }

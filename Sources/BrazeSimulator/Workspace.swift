@@ -37,6 +37,8 @@ actor Workspace {
     }
 
     private let config: SimulatorConfig
+    /// Lowercased: Braze compares integration IDs case-insensitively.
+    private let integrationIDs: Set<String>
     private let startedAt = Date().timeIntervalSince1970
     private var random: SplitMix64
     private var windows: [SimRequest.Kind: SlidingWindow]
@@ -46,6 +48,7 @@ actor Workspace {
 
     init(config: SimulatorConfig) {
         self.config = config
+        integrationIDs = Set(config.integrations.map { $0.lowercased() })
         random = SplitMix64(seed: config.seed ?? UInt64.random(in: .min ... .max))
         windows = Self.freshWindows(config)
     }
@@ -112,7 +115,7 @@ actor Workspace {
             return .message(400, "Invalid integration ID")
         }
         let id = rawID.lowercased()
-        guard config.integrations.contains(id) else { return .message(404, "Integration not found") }
+        guard integrationIDs.contains(id) else { return .message(404, "Integration not found") }
 
         switch call.kind {
         case .trigger:
@@ -151,7 +154,7 @@ actor Workspace {
     }
 
     private func integrationEntries(at now: Double) -> [IntegrationEntry] {
-        config.integrations.sorted().enumerated().map { index, id in
+        integrationIDs.sorted().enumerated().map { index, id in
             let last = jobs[id]?.last
             return IntegrationEntry(
                 integrationID: id,

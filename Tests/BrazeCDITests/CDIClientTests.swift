@@ -141,6 +141,31 @@ struct CDIClientTests {
         }
     }
 
+    @Test("cancelling the calling task ends the transfer promptly")
+    func cancellation() async throws {
+        var config = config()
+        config.addedLatency = .seconds(5)...(.seconds(5))
+        try await withSimulator(config) { _, endpoint in
+            let client = try CDIClient(endpoint: endpoint, apiKey: apiKey)
+            let started = ContinuousClock.now
+            let request = Task { await client.triggerSync(integrationID: integrationA) }
+            try await Task.sleep(for: .milliseconds(100))
+            request.cancel()
+            let response = await request.value
+            #expect(response.outcome == .networkError("request cancelled"))
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+
+    @Test("integration IDs match case-insensitively")
+    func uppercaseID() async throws {
+        try await withSimulator(config()) { _, endpoint in
+            let client = try CDIClient(endpoint: endpoint, apiKey: apiKey)
+            #expect(await client.triggerSync(integrationID: integrationA.uppercased()).outcome == .accepted)
+            #expect(await client.triggerSync(integrationID: integrationA).outcome == .inProgress)
+        }
+    }
+
     @Test("G6: a dropped connection is networkError and logged with status 0")
     func droppedConnection() async throws {
         var config = config()
