@@ -16,6 +16,8 @@ public final class CDIClient: Sendable {
     /// The REST endpoint, without a trailing slash.
     public let endpoint: String
     public let timeout: Duration
+    /// False for a plain-http endpoint (a local simulator); callers should warn, since the key then travels unencrypted.
+    public var usesTLS: Bool { endpoint.lowercased().hasPrefix("https://") }
     private let apiKey: Secret
     private let session = CurlSession()
 

@@ -46,7 +46,7 @@ final class CurlSession: Sendable {
         for handle in idle.withLock({ $0 }) { curl_easy_cleanup(handle.raw) }
     }
 
-    /// Performs the request; the error string is curl's description of a transport failure.
+    /// Performs the request; fails only when no HTTP response arrived.
     func perform(_ request: CurlRequest) async -> Result<HTTPExchange, TransferFailure> {
         let cancelled = CancellationFlag()
         return await withTaskCancellationHandler {

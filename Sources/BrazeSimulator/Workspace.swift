@@ -192,7 +192,7 @@ actor Workspace {
     }
 
     static func iso8601(_ epochSeconds: Double) -> String {
-        Date(timeIntervalSince1970: epochSeconds).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date(timeIntervalSince1970: epochSeconds))
     }
 
     static func encode(_ value: some Encodable) -> Data {

@@ -13,6 +13,7 @@ struct CDIClientTests {
     func accepted() async throws {
         try await withSimulator(config()) { _, endpoint in
             let client = try CDIClient(endpoint: endpoint, apiKey: apiKey)
+            #expect(!client.usesTLS)
             let response = await client.triggerSync(integrationID: integrationA)
             #expect(response.outcome == .accepted)
             #expect(response.status == 202)
@@ -195,7 +196,8 @@ struct CDIClientTests {
             let job = try #require(running.body?.results.first)
             #expect(job.jobStatus == "running")
             #expect(job.isRunning)
-            #expect(job.syncStartTime != nil)
+            let start = try #require(job.syncStartTime)
+            #expect((try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(start)) != nil, "not ISO-8601: \(start)")
             #expect(job.syncFinishTime == nil)
 
             let finished = await eventually {

@@ -50,3 +50,25 @@ struct ClassificationTests {
         #expect(CDIClient.escaped("a/b c+d=") == "a%2Fb%20c%2Bd%3D")
     }
 }
+
+@Suite("CDIClient configuration")
+struct ClientConfigurationTests {
+    @Test("endpoints must be http(s) URLs with a host")
+    func endpoints() throws {
+        let braze = try CDIClient(endpoint: "https://rest.iad-03.braze.com/", apiKey: "key")
+        #expect(braze.endpoint == "https://rest.iad-03.braze.com")
+        #expect(braze.usesTLS)
+        #expect(throws: CDIClientError.invalidEndpoint) { try CDIClient(endpoint: "rest.iad-03.braze.com", apiKey: "key") }
+        #expect(throws: CDIClientError.invalidEndpoint) { try CDIClient(endpoint: "ftp://example.com", apiKey: "key") }
+        #expect(throws: CDIClientError.invalidEndpoint) { try CDIClient(endpoint: "https://example.com?x=1", apiKey: "key") }
+    }
+
+    @Test("keys that could break the header are refused")
+    func keys() {
+        #expect(throws: CDIClientError.invalidAPIKey) { try CDIClient(endpoint: "https://example.com", apiKey: "") }
+        #expect(throws: CDIClientError.invalidAPIKey) { try CDIClient(endpoint: "https://example.com", apiKey: "a\r\nX-Evil: 1") }
+        #expect(throws: CDIClientError.invalidTimeout) {
+            try CDIClient(endpoint: "https://example.com", apiKey: "key", timeout: .zero)
+        }
+    }
+}
