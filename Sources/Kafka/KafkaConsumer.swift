@@ -1,0 +1,223 @@
+import CRdKafka
+
+/// The Kafka client side of SyncBridge: consumer-group membership with explicit offset commits
+/// (`KafkaConsumer`), acknowledged produces (`KafkaProducer`) and an in-process Kafka-protocol
+/// cluster for tests and demos (`EmbeddedKafkaCluster`). This module owns every call into
+/// librdkafka; everything it exposes is a plain Swift value, so callers never manage C memory,
+/// callbacks or rebalance bookkeeping.
+///
+/// A `KafkaConsumer` is a consumer-group member. It is thread-confined: one thread calls `poll`,
+/// `commit` and the other methods. Offsets are never committed automatically; rebalances are
+/// applied inside `poll` and reported as `.assigned` / `.revoked` events, in order, before any
+/// message fetched under the new assignment.
+public final class KafkaConsumer: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    private let events: PendingEvents
+
+    /// - Parameters:
+    ///   - topics: topic names, or patterns starting with `^` (matched against existing topics,
+    ///     re-checked every `topic.metadata.refresh.interval.ms`).
+    ///   - properties: librdkafka properties; they override this type's defaults
+    ///     (manual commits, cooperative-sticky assignment, `auto.offset.reset=earliest`).
+    public init(
+        bootstrapServers: String, groupID: String, topics: [String], properties: [String: String] = [:]
+    ) throws {
+        guard !topics.isEmpty else {
+            throw KafkaError(message: "kafka consumer: no topics to subscribe to; configure at least one topic name or ^pattern.")
+        }
+        var settings = [
+            "enable.auto.commit": "false",
+            "enable.auto.offset.store": "false",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "auto.offset.reset": "earliest",
+        ]
+        settings.merge(properties) { _, given in given }
+        settings["bootstrap.servers"] = bootstrapServers
+        settings["group.id"] = groupID
+
+        let events = PendingEvents()
+        let conf = try RDKafkaConfiguration.make(settings)
+        rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        // Unretained: `events` is owned by this consumer, which outlives every callback (they run inside poll/close).
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
+        let handle = try RDKafkaConfiguration.makeHandle(RD_KAFKA_CONSUMER, conf, role: "consumer")
+        // Route all callbacks and errors through rd_kafka_consumer_poll, so one thread drives everything.
+        rd_kafka_poll_set_consumer(handle)
+
+        let error = withPartitionList(topics.map { TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }) {
+            rd_kafka_subscribe(handle, $0)
+        }
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(handle)
+            throw KafkaError("kafka consumer: cannot subscribe to \(topics) (check topic names and regex syntax)", error)
+        }
+        self.handle = handle
+        self.events = events
+    }
+
+    deinit { close() }
+
+    /// Waits up to `timeoutMilliseconds` for the next event; `nil` when nothing happened or after `close`.
+    public func poll(timeoutMilliseconds: Int32) -> ConsumerEvent? {
+        if let event = events.next() { return event }
+        guard let handle, let message = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else {
+            return events.next()
+        }
+        defer { rd_kafka_message_destroy(message) }
+        let event: ConsumerEvent
+        switch message.pointee.err {
+        case RD_KAFKA_RESP_ERR_NO_ERROR:
+            event = .message(KafkaMessage(copying: message))
+        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+            return events.next()
+        default:
+            event = .error(describeError(message))
+        }
+        // A rebalance served during this poll happened before the message was handed out.
+        events.append(event)
+        return events.next()
+    }
+
+    /// Synchronously commits `offsets`, each the NEXT offset to consume (last processed + 1).
+    public func commit(_ offsets: [TopicPartition: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        let handle = try openHandle()
+        try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+            let error = rd_kafka_commit(handle, list, 0)
+            let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+            if let first = failed.first {
+                throw KafkaError("kafka commit failed for \(failed.map(\.partition)) (retry after the next rebalance)", first.error)
+            }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError("kafka commit failed (retry; check that the group coordinator is reachable)", error)
+            }
+        }
+    }
+
+    /// The group's committed offsets (next offset to consume); partitions without a commit are omitted.
+    public func committed(_ partitions: [TopicPartition], timeoutMilliseconds: Int32) throws -> [TopicPartition: Int64] {
+        let handle = try openHandle()
+        return try withPartitionList(partitions) { list in
+            let error = rd_kafka_committed(handle, list, timeoutMilliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError("kafka: cannot read committed offsets (is the broker reachable?)", error)
+            }
+            return offsets(in: list)
+        }
+    }
+
+    /// Stops fetching from `partitions` (still assigned, so no rebalance) until `resume`.
+    public func pause(_ partitions: [TopicPartition]) throws {
+        let handle = try openHandle()
+        try withPartitionList(partitions) { try check(rd_kafka_pause_partitions(handle, $0), $0, "pause") }
+    }
+
+    public func resume(_ partitions: [TopicPartition]) throws {
+        let handle = try openHandle()
+        try withPartitionList(partitions) { try check(rd_kafka_resume_partitions(handle, $0), $0, "resume") }
+    }
+
+    /// High watermark minus position for each assigned partition, from watermarks cached by recent
+    /// fetches (no broker round trip). Partitions with no position or watermark yet are omitted.
+    public func lag() -> [TopicPartition: Int64] {
+        guard let handle else { return [:] }
+        var assignment: PartitionListPointer?
+        guard rd_kafka_assignment(handle, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else { return [:] }
+        defer { rd_kafka_topic_partition_list_destroy(assignment) }
+        rd_kafka_position(handle, assignment)
+        var lags: [TopicPartition: Int64] = [:]
+        for (partition, position) in offsets(in: assignment) {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let error = rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high)
+            if error == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
+                lags[partition] = max(0, high - position)
+            }
+        }
+        return lags
+    }
+
+    /// Leaves the group (revoking partitions) and frees the client. Safe to call more than once.
+    public func close() {
+        guard let handle else { return }
+        self.handle = nil
+        rd_kafka_consumer_close(handle)
+        rd_kafka_destroy(handle)
+    }
+
+    private func openHandle() throws -> OpaquePointer {
+        guard let handle else { throw KafkaError(message: "kafka consumer is closed; create a new consumer.") }
+        return handle
+    }
+}
+
+/// Events raised by the rebalance callback, drained by `poll` ahead of anything fetched later.
+/// Only touched from the polling thread, since callbacks run inside poll/close.
+final class PendingEvents {
+    private var queue: [ConsumerEvent] = []
+
+    func append(_ event: ConsumerEvent) { queue.append(event) }
+
+    func next() -> ConsumerEvent? { queue.isEmpty ? nil : queue.removeFirst() }
+}
+
+/// Applies the assignment change synchronously (as librdkafka requires) and reports it.
+/// A plain C function: state arrives through the opaque pointer, never a capture.
+private func rebalanceCallback(
+    handle: OpaquePointer?, reason: rd_kafka_resp_err_t, list: PartitionListPointer?, opaque: UnsafeMutableRawPointer?
+) {
+    guard let handle, let opaque else { return }
+    let events = Unmanaged<PendingEvents>.fromOpaque(opaque).takeUnretainedValue()
+    let partitions = list.map { entries(of: $0).map(\.partition) } ?? []
+    let cooperative = rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
+
+    var failure: KafkaError?
+    switch reason {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        if cooperative {
+            failure = rd_kafka_incremental_assign(handle, list).map { KafkaError("kafka: cannot apply assignment", taking: $0) }
+        } else {
+            failure = failureUnlessOK(rd_kafka_assign(handle, list), "kafka: cannot apply assignment")
+        }
+        if !partitions.isEmpty { events.append(.assigned(partitions)) }
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        if cooperative {
+            failure = rd_kafka_incremental_unassign(handle, list).map { KafkaError("kafka: cannot revoke partitions", taking: $0) }
+        } else {
+            failure = failureUnlessOK(rd_kafka_assign(handle, nil), "kafka: cannot revoke partitions")
+        }
+        if !partitions.isEmpty { events.append(.revoked(partitions)) }
+    default:
+        // Unexpected rebalance outcome: drop everything so no partition is consumed twice.
+        _ = rd_kafka_assign(handle, nil)
+        failure = KafkaError("kafka rebalance failed", reason)
+        if !partitions.isEmpty { events.append(.revoked(partitions)) }
+    }
+    if let failure { events.append(.error(failure.message)) }
+}
+
+private func failureUnlessOK(_ error: rd_kafka_resp_err_t, _ context: String) -> KafkaError? {
+    error == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(context, error)
+}
+
+private func offsets(in list: PartitionListPointer) -> [TopicPartition: Int64] {
+    var result: [TopicPartition: Int64] = [:]
+    for entry in entries(of: list) where entry.offset >= 0 {
+        result[entry.partition] = entry.offset
+    }
+    return result
+}
+
+private func check(_ error: rd_kafka_resp_err_t, _ list: PartitionListPointer, _ action: String) throws {
+    let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+    if let first = failed.first {
+        throw KafkaError("kafka: cannot \(action) \(failed.map(\.partition)) (only assigned partitions can be paused or resumed)", first.error)
+    }
+    if error != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("kafka: cannot \(action) partitions", error) }
+}
+
+private func describeError(_ message: UnsafePointer<rd_kafka_message_t>) -> String {
+    let reason = String(cString: rd_kafka_message_errstr(message))
+    guard let topic = message.pointee.rkt else { return "kafka consumer error: \(reason)" }
+    return "kafka consumer error on \(String(cString: rd_kafka_topic_name(topic)))[\(message.pointee.partition)]: \(reason)"
+}

@@ -1,0 +1,160 @@
+import CRdKafka
+import Foundation
+
+/// Publishes records and reports each one's fate: `produce` returns once the brokers acknowledged
+/// the record (acks=all, idempotent, so retries never duplicate) or throws why they did not.
+/// Safe to share between tasks.
+public final class KafkaProducer: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let poller: PollLoop
+    private let lock = NSLock()
+    private var isClosed = false
+
+    /// - Parameter properties: librdkafka properties; they override `acks=all` and `enable.idempotence=true`.
+    public init(bootstrapServers: String, properties: [String: String] = [:]) throws {
+        var settings = ["acks": "all", "enable.idempotence": "true"]
+        settings.merge(properties) { _, given in given }
+        settings["bootstrap.servers"] = bootstrapServers
+        let conf = try RDKafkaConfiguration.make(settings)
+        rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+        handle = try RDKafkaConfiguration.makeHandle(RD_KAFKA_PRODUCER, conf, role: "producer")
+        poller = PollLoop(handle: handle)
+        poller.start()
+    }
+
+    deinit { close() }
+
+    /// Sends one record and waits for its delivery report. A `nil` value produces a tombstone;
+    /// a `nil` partition lets the key hash choose.
+    public func produce(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+    ) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            // Retained until the delivery report callback takes it back.
+            let report = Unmanaged.passRetained(DeliveryReport(continuation)).toOpaque()
+            if let failure = enqueue(topic, key, value, headers, partition ?? RD_KAFKA_PARTITION_UA, report) {
+                Unmanaged<DeliveryReport>.fromOpaque(report).release()
+                continuation.resume(throwing: failure)
+            }
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for every queued record to be acknowledged or fail.
+    public func flush(timeoutMilliseconds: Int32) {
+        lock.withLock {
+            guard !isClosed else { return }
+            _ = rd_kafka_flush(handle, timeoutMilliseconds)
+        }
+    }
+
+    /// Flushes briefly, fails whatever is still pending, stops the poll thread and frees the client.
+    /// Safe to call more than once.
+    public func close() {
+        lock.withLock {
+            guard !isClosed else { return }
+            isClosed = true
+            _ = rd_kafka_flush(handle, 5_000)
+            // Purged records get delivery reports too, so no awaiting caller is left hanging.
+            _ = rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+            _ = rd_kafka_flush(handle, 1_000)
+            poller.stop()
+            rd_kafka_destroy(handle)
+        }
+    }
+
+    private func enqueue(
+        _ topic: String, _ key: [UInt8]?, _ value: [UInt8]?, _ headers: [KafkaHeader], _ partition: Int32,
+        _ report: UnsafeMutableRawPointer
+    ) -> KafkaError? {
+        lock.withLock {
+            guard !isClosed else {
+                return KafkaError(message: "kafka producer is closed; records can no longer be sent.")
+            }
+            let headerList = makeHeaders(headers)
+            let failure: OpaquePointer? = topic.withCString { topicName in
+                withBytes(key) { keyBytes, keyCount in
+                    withBytes(value) { valueBytes, valueCount in
+                        var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
+                        fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                        fields[0].u.cstr = topicName
+                        fields[1].vtype = RD_KAFKA_VTYPE_PARTITION
+                        fields[1].u.i32 = partition
+                        fields[2].vtype = RD_KAFKA_VTYPE_KEY
+                        fields[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: keyBytes), size: keyCount)
+                        fields[3].vtype = RD_KAFKA_VTYPE_VALUE
+                        fields[3].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: valueBytes), size: valueCount)
+                        // Copy the value: our buffer only lives for this call.
+                        fields[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        fields[4].u.i = RD_KAFKA_MSG_F_COPY
+                        fields[5].vtype = RD_KAFKA_VTYPE_OPAQUE
+                        fields[5].u.ptr = report
+                        fields[6].vtype = RD_KAFKA_VTYPE_HEADERS
+                        fields[6].u.headers = headerList
+                        return rd_kafka_produceva(handle, fields, fields.count)
+                    }
+                }
+            }
+            guard let failure else { return nil }
+            // On failure the header list was not handed over.
+            rd_kafka_headers_destroy(headerList)
+            return KafkaError("kafka: cannot enqueue record for topic '\(topic)'", taking: failure)
+        }
+    }
+}
+
+private func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer {
+    let list = rd_kafka_headers_new(headers.count)!
+    for header in headers {
+        withBytes(header.value) { bytes, count in
+            _ = rd_kafka_header_add(list, header.name, -1, bytes, count)
+        }
+    }
+    return list
+}
+
+/// Carries an awaiting `produce` call through librdkafka as the record's opaque.
+private final class DeliveryReport {
+    let continuation: CheckedContinuation<Void, Error>
+
+    init(_ continuation: CheckedContinuation<Void, Error>) { self.continuation = continuation }
+}
+
+/// Runs on the poll thread; a plain C function, so the record's own opaque carries the state.
+private func deliveryReportCallback(
+    handle: OpaquePointer?, message: UnsafePointer<rd_kafka_message_t>?, opaque: UnsafeMutableRawPointer?
+) {
+    guard let message, let pointer = message.pointee._private else { return }
+    let report = Unmanaged<DeliveryReport>.fromOpaque(pointer).takeRetainedValue()
+    let error = message.pointee.err
+    if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+        report.continuation.resume()
+    } else {
+        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+        report.continuation.resume(throwing: KafkaError("kafka: delivery to topic '\(topic)' failed", error))
+    }
+}
+
+/// A dedicated thread serving delivery reports, so `produce` completes without callers polling.
+private final class PollLoop: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let lock = NSLock()
+    private var running = true
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(handle: OpaquePointer) { self.handle = handle }
+
+    func start() {
+        let thread = Thread { [self] in
+            while lock.withLock({ running }) { _ = rd_kafka_poll(handle, 100) }
+            finished.signal()
+        }
+        thread.name = "kafka-producer-poll"
+        thread.start()
+    }
+
+    /// Returns once the thread has left its loop, so the handle can be destroyed.
+    func stop() {
+        lock.withLock { running = false }
+        finished.wait()
+    }
+}

@@ -1,0 +1,186 @@
+import Kafka
+import Testing
+
+// Serialized: consumers block in poll, and the machine running tests may have few cores.
+@Suite(.serialized)
+struct KafkaTests {
+    @Test func consumesEveryRecordIncludingTombstonesAndHeaders() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("users", partitions: 3)
+        let producer = try makeProducer(cluster)
+        for index in 0..<10 {
+            try await producer.produce(topic: "users", key: bytes("user-\(index)"), value: bytes("v\(index)"))
+        }
+        try await producer.produce(topic: "users", key: bytes("user-gone"), value: nil)
+        let headers = [KafkaHeader(name: "trace", value: [1, 2, 3]), KafkaHeader(name: "flag", value: nil)]
+        try await producer.produce(topic: "users", key: bytes("user-h"), value: [], headers: headers)
+        producer.close()
+
+        let consumer = try makeConsumer(cluster, group: "g1", topics: ["users"])
+        defer { consumer.close() }
+        let seen = Observed()
+        #expect(pollUntil([(consumer, seen)]) { seen.messages.count >= 12 })
+
+        #expect(seen.messages.count == 12)
+        #expect(Set(seen.assignedEvents.joined()) == Set((0..<3).map { TopicPartition(topic: "users", partition: $0) }))
+        let byKey = Dictionary(uniqueKeysWithValues: seen.messages.map { (text($0.key)!, $0) })
+        #expect(Set((0..<10).map { text(byKey["user-\($0)"]?.value) }) == Set((0..<10).map { "v\($0)" }))
+        #expect(byKey["user-gone"] != nil)
+        #expect(byKey["user-gone"]?.value == nil)
+        #expect(byKey["user-h"]?.value == [])
+        #expect(byKey["user-h"]?.headers == headers)
+        #expect(byKey["user-0"]?.headers == [])
+        #expect(seen.messages.allSatisfy { $0.timestamp != nil })
+    }
+
+    @Test func newMemberResumesFromCommittedOffsets() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("orders", partitions: 2)
+        let producer = try makeProducer(cluster)
+        for partition: Int32 in [0, 1] {
+            for index in 0..<3 {
+                try await producer.produce(topic: "orders", key: nil, value: bytes("p\(partition)-\(index)"), partition: partition)
+            }
+        }
+        producer.close()
+        let p0 = TopicPartition(topic: "orders", partition: 0)
+        let p1 = TopicPartition(topic: "orders", partition: 1)
+
+        let first = try makeConsumer(cluster, group: "g2", topics: ["orders"])
+        let firstSeen = Observed()
+        #expect(pollUntil([(first, firstSeen)]) { firstSeen.messages.count >= 6 })
+        #expect(pollUntil([(first, firstSeen)]) { first.lag() == [p0: 0, p1: 0] })
+        // Processed p0 offsets 0...1 and all of p1: commit the next offsets to read.
+        try first.commit([p0: 2, p1: 3])
+        #expect(try first.committed([p0, p1], timeoutMilliseconds: 5000) == [p0: 2, p1: 3])
+        first.close()
+        first.close()
+
+        let second = try makeConsumer(cluster, group: "g2", topics: ["orders"])
+        defer { second.close() }
+        let secondSeen = Observed()
+        #expect(pollUntil([(second, secondSeen)]) { !secondSeen.messages.isEmpty })
+        drain(second, into: secondSeen, seconds: 1)
+        #expect(secondSeen.messages.map { text($0.value) } == ["p0-2"])
+        #expect(secondSeen.messages.first?.offset == 2)
+    }
+
+    @Test func patternSubscriptionMatchesOnlyMatchingTopics() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        let topics = ["users.data-updated", "orders.data-updated", "users.data-deleted", "data-updated"]
+        for topic in topics { try cluster.createTopic(topic, partitions: 1) }
+        let producer = try makeProducer(cluster)
+        defer { producer.close() }
+        for topic in topics { try await producer.produce(topic: topic, key: nil, value: bytes(topic)) }
+
+        let consumer = try makeConsumer(cluster, group: "g3", topics: ["^.+\\.data-updated$"])
+        defer { consumer.close() }
+        let seen = Observed()
+        #expect(pollUntil([(consumer, seen)]) { seen.messages.count >= 2 })
+
+        // Topics created after subscribing are picked up on the next metadata refresh.
+        try cluster.createTopic("late.data-updated", partitions: 1)
+        try await producer.produce(topic: "late.data-updated", key: nil, value: bytes("late"))
+        #expect(pollUntil([(consumer, seen)]) { seen.messages.count >= 3 })
+        drain(consumer, into: seen, seconds: 1)
+        #expect(Set(seen.messages.map(\.topic)) == ["users.data-updated", "orders.data-updated", "late.data-updated"])
+        #expect(seen.messages.count == 3)
+    }
+
+    @Test func groupMembersSharePartitionsAndTakeOverOnLeave() throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("shared", partitions: 4)
+        let all = Set((0..<4).map { TopicPartition(topic: "shared", partition: $0) })
+
+        let a = try makeConsumer(cluster, group: "g4", topics: ["shared"])
+        defer { a.close() }
+        let aSeen = Observed()
+        #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
+
+        let b = try makeConsumer(cluster, group: "g4", topics: ["shared"])
+        let bSeen = Observed()
+        let shared = pollUntil([(a, aSeen), (b, bSeen)]) {
+            !aSeen.assignment.isEmpty && !bSeen.assignment.isEmpty
+                && aSeen.assignment.isDisjoint(with: bSeen.assignment)
+                && aSeen.assignment.union(bSeen.assignment) == all
+        }
+        #expect(shared)
+        #expect(!aSeen.revokedEvents.isEmpty)
+
+        b.close()
+        // Events raised while leaving the group are still handed out after close.
+        while let event = b.poll(timeoutMilliseconds: 0) { bSeen.record(event) }
+        #expect(bSeen.assignment.isEmpty)
+        #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
+    }
+
+    @Test func deliverySurvivesABrokerOutage() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("outage", partitions: 1)
+        let producer = try makeProducer(cluster)
+        defer { producer.close() }
+        try await producer.produce(topic: "outage", key: nil, value: bytes("before"))
+
+        try cluster.setBrokerDown(1)
+        let pending = Task { try await producer.produce(topic: "outage", key: nil, value: bytes("during")) }
+        try await Task.sleep(for: .milliseconds(500))  // let the record queue up against the dead broker
+        try cluster.setBrokerUp(1)
+        try await pending.value
+    }
+
+    @Test func deliveryRetriesRetriableProduceErrors() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("flaky", partitions: 1)
+        let producer = try makeProducer(cluster)
+        defer { producer.close() }
+        // ApiKey 0 is Produce; 19 is NOT_ENOUGH_REPLICAS, which the client retries.
+        cluster.pushRequestErrors(apiKey: 0, errors: [19, 19])
+        try await producer.produce(topic: "flaky", key: nil, value: bytes("eventually"))
+    }
+
+    @Test func permanentProduceErrorsFailTheCall() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("strict", partitions: 1)
+        let producer = try makeProducer(cluster)
+        defer { producer.close() }
+        // 10 is MESSAGE_TOO_LARGE, which is not retried.
+        cluster.pushRequestErrors(apiKey: 0, errors: [10])
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.produce(topic: "strict", key: nil, value: bytes("rejected"))
+        }
+        #expect(error?.code == 10)
+    }
+
+    @Test func unknownPropertyIsNamedInTheError() throws {
+        let error = #expect(throws: KafkaError.self) {
+            try KafkaConsumer(bootstrapServers: "localhost:9092", groupID: "g", topics: ["t"],
+                              properties: ["no.such.setting": "1"])
+        }
+        #expect(error?.message.contains("unknown property 'no.such.setting'") == true)
+
+        let invalid = #expect(throws: KafkaError.self) {
+            try KafkaProducer(bootstrapServers: "localhost:9092", properties: ["linger.ms": "soon"])
+        }
+        #expect(invalid?.message.contains("'linger.ms'") == true)
+    }
+
+    @Test func closedClientsRefuseWork() async throws {
+        let producer = try KafkaProducer(bootstrapServers: "localhost:1")
+        producer.close()
+        producer.close()
+        await #expect(throws: KafkaError.self) {
+            try await producer.produce(topic: "t", key: nil, value: nil)
+        }
+        let consumer = try KafkaConsumer(bootstrapServers: "localhost:1", groupID: "g", topics: ["t"])
+        consumer.close()
+        #expect(consumer.poll(timeoutMilliseconds: 0) == nil)
+        #expect(throws: KafkaError.self) { try consumer.commit([TopicPartition(topic: "t", partition: 0): 1]) }
+    }
+}

@@ -1,0 +1,68 @@
+import Kafka
+import Testing
+
+/// Settings that make group membership react in well under a second on the embedded cluster.
+let quickGroup = [
+    "session.timeout.ms": "6000",
+    "heartbeat.interval.ms": "100",
+    "topic.metadata.refresh.interval.ms": "500",
+    "fetch.wait.max.ms": "50",
+    "reconnect.backoff.max.ms": "200",
+]
+
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+func makeConsumer(_ cluster: EmbeddedKafkaCluster, group: String, topics: [String]) throws -> KafkaConsumer {
+    try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: topics, properties: quickGroup)
+}
+
+func makeProducer(_ cluster: EmbeddedKafkaCluster) throws -> KafkaProducer {
+    try KafkaProducer(
+        bootstrapServers: cluster.bootstrapServers,
+        properties: ["message.timeout.ms": "15000", "reconnect.backoff.max.ms": "200", "linger.ms": "5"])
+}
+
+/// Tracks what one consumer saw and which partitions it currently holds.
+final class Observed {
+    var messages: [KafkaMessage] = []
+    var assignment: Set<TopicPartition> = []
+    var assignedEvents: [[TopicPartition]] = []
+    var revokedEvents: [[TopicPartition]] = []
+    var errors: [String] = []
+
+    func record(_ event: ConsumerEvent) {
+        switch event {
+        case .message(let message): messages.append(message)
+        case .assigned(let partitions):
+            assignedEvents.append(partitions)
+            assignment.formUnion(partitions)
+        case .revoked(let partitions):
+            revokedEvents.append(partitions)
+            assignment.subtract(partitions)
+        case .error(let reason): errors.append(reason)
+        }
+    }
+}
+
+/// Polls `consumers` in turn until `done` holds or `seconds` pass; returns whether `done` held.
+/// Bounded so a broken rebalance fails the test instead of hanging it.
+@discardableResult
+func pollUntil(
+    _ consumers: [(KafkaConsumer, Observed)], seconds: Double = 20, _ done: () -> Bool
+) -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if done() { return true }
+        for (consumer, observed) in consumers {
+            if let event = consumer.poll(timeoutMilliseconds: 50) { observed.record(event) }
+        }
+    }
+    return done()
+}
+
+/// Keeps polling for `seconds` to catch anything delivered that should not have been.
+func drain(_ consumer: KafkaConsumer, into observed: Observed, seconds: Double) {
+    pollUntil([(consumer, observed)], seconds: seconds) { false }
+}
