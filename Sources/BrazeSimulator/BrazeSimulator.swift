@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A stand-in for Braze's Cloud Data Ingestion REST API, for demos and tests. It owns one
 /// simulated workspace: bearer auth, integration-ID validation, a job per accepted trigger
@@ -30,13 +31,20 @@ public final class BrazeSimulator: Sendable {
         host: String = "127.0.0.1", port: Int = 0,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let app = Application(
+        try await service(host: host, port: port, onListening: onListening).run()
+    }
+
+    /// The simulator as a lifecycle `Service`, for a `ServiceGroup` that shuts it down gracefully.
+    public func service(
+        host: String = "127.0.0.1", port: Int = 0,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(host, port: port), serverName: "BrazeSimulator"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger
         )
-        try await app.run()
     }
 
     /// The request log, oldest first.

@@ -86,7 +86,7 @@ public final class RuleSet: Sendable {
         return header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    private func resolveIntegrations(_ rule: Rule, _ json: JSONValue?, into match: inout RuleMatch) {
+    func resolveIntegrations(_ rule: Rule, _ json: JSONValue?, into match: inout RuleMatch) {
         switch rule.integrations {
         case .fixed(let ids):
             for id in ids { match.add(IntegrationKey(target: rule.target, integrationID: id), rule.coalesce) }

@@ -1,0 +1,65 @@
+import BrazeCDI
+import Foundation
+import SyncBridgeCore
+
+extension TriggerResult {
+    init(_ outcome: CDIOutcome) {
+        switch outcome {
+        case .accepted: self = .accepted
+        case .inProgress: self = .inProgress
+        case .rateLimited: self = .rateLimited
+        case .invalidID: self = .invalidID
+        case .notFound: self = .notFound
+        case .unauthorized: self = .unauthorized
+        case .forbidden: self = .forbidden
+        case .serverError(let status): self = .serverError(status: status)
+        case .networkError: self = .networkError
+        }
+    }
+}
+
+extension StatusResult {
+    init(_ response: CDIResponse<JobSyncStatusPage>) {
+        switch response.outcome {
+        case .accepted:
+            guard let newest = response.body?.results.first else {
+                self = .noJobs
+                return
+            }
+            if newest.isRunning {
+                self = .running
+            } else {
+                let start = newest.syncStartTime.flatMap(parseISO8601)
+                let finish = newest.syncFinishTime.flatMap(parseISO8601)
+                self = .finished(duration: start.flatMap { start in finish.map { .seconds(fractional: $0.timeIntervalSince(start)) } })
+            }
+        case .inProgress, .rateLimited: self = .rateLimited
+        case .unauthorized: self = .unauthorized
+        case .forbidden: self = .forbidden
+        case .notFound, .invalidID: self = .notFound
+        case .serverError, .networkError: self = .failed
+        }
+    }
+
+    var outcomeLabel: String {
+        switch self {
+        case .running, .finished, .noJobs: return "ok"
+        case .rateLimited: return "rate_limited"
+        case .unauthorized, .forbidden, .notFound: return "client_error"
+        case .failed: return "error"
+        }
+    }
+}
+
+extension RateLimitHint {
+    init(_ headers: RateLimitHeaders, clock: ServiceClock) {
+        self.init(remaining: headers.remaining, resetAt: headers.reset.map(clock.moment(epochSeconds:)))
+    }
+}
+
+func parseISO8601(_ text: String) -> Date? {
+    let fractional = ISO8601DateFormatter()
+    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = fractional.date(from: text) { return date }
+    return ISO8601DateFormatter().date(from: text)
+}

@@ -1,0 +1,152 @@
+import BrazeCDI
+import Foundation
+import Kafka
+import Logging
+import SyncBridgeCore
+import Synchronization
+
+/// Carries out the coordinator's actions: trigger and status calls through the Braze
+/// client, dead letters through the producer, commits handed to the consumer thread,
+/// and the log lines and metrics that go with them. It decides nothing itself.
+final class SyncEngine: Sendable {
+    let coordinator: Mutex<Coordinator>
+    let clock: ServiceClock
+    let metrics: ServiceMetrics
+    let logger: Logger
+    let payloads = PayloadStore()
+    let rules: Mutex<RuleSet>
+    private let clients: [String: CDIClient]
+    private let deadLetters: DeadLetterWriter
+    private let commits = Mutex<[PartitionID: Int64]>([:])
+    private let pausedTargets = Mutex<[String: Int]>([:])
+    private let tasks = Mutex<Int>(0)
+    /// Lets the demo and tests watch what the service does.
+    let observer: SyncObserver?
+
+    init(coordinator: Coordinator, rules: RuleSet, clients: [String: CDIClient], deadLetters: DeadLetterWriter, metrics: ServiceMetrics, logger: Logger, observer: SyncObserver?) {
+        self.coordinator = Mutex(coordinator)
+        self.rules = Mutex(rules)
+        self.clock = ServiceClock()
+        self.clients = clients
+        self.deadLetters = deadLetters
+        self.metrics = metrics
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// Runs one coordinator input and carries out what it asks for.
+    func input(_ body: (inout Coordinator, Moment) -> [CoordinatorAction]) {
+        let now = clock.now()
+        let actions = coordinator.withLock { body(&$0, now) }
+        perform(actions)
+    }
+
+    func tickIfDue() {
+        let now = clock.now()
+        let actions = coordinator.withLock { coordinator -> [CoordinatorAction] in
+            guard let deadline = coordinator.nextDeadline, deadline <= now else { return [] }
+            return coordinator.tick(at: now)
+        }
+        perform(actions)
+    }
+
+    /// Commits waiting for the consumer thread, which owns the consumer handle.
+    func takeCommits() -> [PartitionID: Int64] {
+        commits.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+    }
+
+    func forgetCommits(for partitions: Set<PartitionID>) {
+        commits.withLock { pending in for partition in partitions { pending[partition] = nil } }
+    }
+
+    var paused: [String: Int] { pausedTargets.withLock { $0 } }
+    var requestsInFlight: Int { tasks.withLock { $0 } }
+
+    func perform(_ actions: [CoordinatorAction]) {
+        for action in actions {
+            switch action {
+            case .trigger(let key): spawn { await self.trigger(key) }
+            case .pollStatus(let key): spawn { await self.pollStatus(key) }
+            case .commit(let offsets): commits.withLock { $0.merge(offsets) { max($0, $1) } }
+            case .deadLetter(let order): spawn { await self.writeDeadLetters(order) }
+            case .pauseTarget(let target, let status):
+                pausedTargets.withLock { $0[target] = status }
+                logger.error("target \(target) answered HTTP \(status): \(status == 401 ? "the API key is invalid or belongs to another Braze instance; check the key and the endpoint's region" : "the API key lacks the cdi.integration_sync permission, or CDI is not on your plan; grant it in the Braze dashboard (Settings > APIs and Identifiers)"). Paused; nothing is committed meanwhile and calls are retried with a long backoff.")
+            case .resumeTarget(let target):
+                pausedTargets.withLock { $0[target] = nil }
+                logger.notice("target \(target) accepts calls again; resumed")
+            case .disableIntegration(let key, let status):
+                logger.error("integration \(key.integrationID) on target \(key.target) answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload.")
+            case .covered(let key, let latencies):
+                metrics.covered(latencies: latencies)
+                observer?.covered(key, latencies.count)
+            }
+        }
+    }
+
+    private func spawn(_ work: @escaping @Sendable () async -> Void) {
+        tasks.withLock { $0 += 1 }
+        Task {
+            await work()
+            self.tasks.withLock { $0 -= 1 }
+        }
+    }
+
+    private func trigger(_ key: IntegrationKey) async {
+        guard let client = clients[key.target] else { return }
+        let response = await client.triggerSync(integrationID: key.integrationID)
+        let result = TriggerResult(response.outcome)
+        metrics.trigger(target: key.target, outcome: result.outcomeLabel)
+        if case .networkError(let message) = response.outcome {
+            logger.warning("trigger \(key) failed: \(message); retrying with backoff")
+        } else if case .serverError(let status) = response.outcome {
+            logger.warning("trigger \(key) answered HTTP \(status); retrying with backoff")
+        }
+        let hint = RateLimitHint(response.rateLimit, clock: clock)
+        input { $0.triggerCompleted(key, result: result, rateLimit: hint, at: $1) }
+    }
+
+    private func pollStatus(_ key: IntegrationKey) async {
+        guard let client = clients[key.target] else { return }
+        let response = await client.jobSyncStatus(integrationID: key.integrationID)
+        let result = StatusResult(response)
+        metrics.status(target: key.target, outcome: result.outcomeLabel)
+        let hint = RateLimitHint(response.rateLimit, clock: clock)
+        input { $0.statusCompleted(key, result: result, rateLimit: hint, at: $1) }
+    }
+
+    private func writeDeadLetters(_ order: DeadLetterOrder) async {
+        var attempt = 0
+        while true {
+            do {
+                try await deadLetters.write(order, payloads: payloads)
+                break
+            } catch {
+                attempt += 1
+                let delay = Duration.seconds(min(60, 1 << min(attempt, 6)))
+                logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile")
+                try? await Task.sleep(for: delay)
+            }
+        }
+        metrics.deadLetter(reason: order.reason, count: order.events.count)
+        observer?.deadLettered(order)
+        input { $0.deadLettersWritten(order.id, at: $1) }
+    }
+}
+
+/// Hooks for the demo and the end-to-end tests.
+public protocol SyncObserver: Sendable {
+    func consumed(_ event: EventRef, integrations: [IntegrationKey], at: Date)
+    func covered(_ key: IntegrationKey, _ events: Int)
+    func committed(_ offsets: [PartitionID: Int64])
+    func deadLettered(_ order: DeadLetterOrder)
+}
+
+extension SyncObserver {
+    public func covered(_ key: IntegrationKey, _ events: Int) {}
+    public func committed(_ offsets: [PartitionID: Int64]) {}
+    public func deadLettered(_ order: DeadLetterOrder) {}
+}

@@ -1,0 +1,162 @@
+import BrazeCDI
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import SyncBridgeCore
+
+/// The SyncBridge service: the I/O shell around the pure `Coordinator`.
+///
+/// It owns the process's resources — the embedded broker when `kafka.brokers` is
+/// `embedded`, the consumer thread, the dead-letter producer, one Braze client per target
+/// and the HTTP endpoints — and wires them to the coordinator. It makes no decisions: what
+/// to trigger, when, and what to commit all come from the coordinator's actions.
+public final class SyncService: Service, Sendable {
+    public let config: ServiceConfig
+    let engine: SyncEngine
+    let loop: ConsumerLoop
+    let producer: KafkaProducer?
+    let cluster: EmbeddedKafkaCluster?
+    public let bootstrapServers: String
+    let logger: Logger
+
+    public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil) throws {
+        self.config = config
+        self.logger = logger
+        var clients: [String: CDIClient] = [:]
+        var limits: [String: TargetLimits] = [:]
+        for target in config.targets {
+            let key = try APIKeyLoader.load(target.apiKeySource, target: target.name, environment: environment)
+            let client = try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout)
+            if !client.usesTLS, !Self.isLoopback(target.endpoint) {
+                logger.warning("target \(target.name) uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint.")
+            }
+            clients[target.name] = client
+            limits[target.name] = TargetLimits(triggers: target.rateLimit, statuses: target.statusRateLimit)
+        }
+
+        if config.kafka.isEmbedded {
+            let cluster = try EmbeddedKafkaCluster(brokers: 1)
+            for topic in config.kafka.topics where !topic.hasPrefix("^") { try cluster.createTopic(topic, partitions: 3) }
+            if let deadLetter = config.kafka.deadLetterTopic { try cluster.createTopic(deadLetter, partitions: 1) }
+            self.cluster = cluster
+            bootstrapServers = cluster.bootstrapServers
+            logger.notice("embedded broker at \(cluster.bootstrapServers)")
+        } else {
+            cluster = nil
+            bootstrapServers = config.kafka.brokers
+        }
+
+        var consumerProperties = config.kafka.properties
+        consumerProperties["client.id"] = consumerProperties["client.id"] ?? "syncbridge"
+        let consumer = try KafkaConsumer(bootstrapServers: bootstrapServers, groupID: config.kafka.group, topics: config.kafka.topics, properties: consumerProperties)
+        let producerProperties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
+        producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)
+
+        let coordinator = Coordinator(settings: CoordinatorSettings(targets: limits, retry: config.retry), seed: UInt64.random(in: 0...UInt64.max))
+        engine = SyncEngine(
+            coordinator: coordinator, rules: config.rules, clients: clients,
+            deadLetters: DeadLetterWriter(producer: producer, topic: config.kafka.deadLetterTopic, logger: logger),
+            metrics: ServiceMetrics(), logger: logger, observer: observer
+        )
+        loop = ConsumerLoop(consumer: consumer, engine: engine)
+    }
+
+    /// Properties librdkafka's producer rejects or warns about.
+    static let consumerOnlyProperties: Set<String> = [
+        "group.id", "auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store", "partition.assignment.strategy",
+        "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "group.instance.id", "fetch.min.bytes",
+        "fetch.wait.max.ms", "topic.metadata.refresh.interval.ms",
+    ]
+
+    static func isLoopback(_ endpoint: String) -> Bool {
+        guard let host = URL(string: endpoint)?.host else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+
+    /// Runs until graceful shutdown: then stops fetching, triggers every dirty integration
+    /// (still under G2 and G4), commits what is covered within `shutdown_timeout`, and leaves the group.
+    public func run() async throws {
+        loop.start()
+        logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
+        try? await gracefulShutdown()
+        await shutDown()
+    }
+
+    func shutDown() async {
+        logger.notice("shutting down: triggering dirty integrations and committing covered offsets")
+        loop.drain()
+        engine.input { $0.beginShutdown(at: $1) }
+        let deadline = ContinuousClock.now + config.shutdownTimeout
+        while ContinuousClock.now < deadline {
+            if engine.coordinator.withLock({ $0.isDrained }), engine.requestsInFlight == 0 { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = engine.coordinator.withLock { $0.uncommittedEvents }
+        if left > 0 {
+            logger.warning("shutdown_timeout reached with \(left) events not yet covered; they stay uncommitted and are redelivered on restart")
+        }
+        await loop.stop()
+        producer?.flush(timeoutMilliseconds: 5000)
+        producer?.close()
+        cluster?.shutdown()
+        logger.notice("stopped")
+    }
+
+    // MARK: - State for endpoints, the demo and tests
+
+    public var metricsText: String { engine.metrics.text() }
+
+    /// Why the service is not ready, or nil when it is.
+    public var notReadyReason: String? {
+        if !loop.isAssigned { return "no partitions assigned yet" }
+        let paused = engine.paused
+        if !paused.isEmpty { return "target paused after HTTP \(paused.map { "\($0.value) (\($0.key))" }.sorted().joined(separator: ", ")); check its API key and permissions" }
+        return nil
+    }
+
+    public var uncommittedEvents: Int { engine.coordinator.withLock { $0.uncommittedEvents } }
+
+    /// Swaps the rules (SIGHUP or a changed `rules_file`): integrations disabled by 400/404 may be called again.
+    public func replaceRules(_ rules: RuleSet) {
+        engine.rules.withLock { $0 = rules }
+        engine.coordinator.withLock { $0.rulesChanged() }
+    }
+
+    /// Produces a webhook body to a consumed topic (acks=all), for `POST /v1/events/{topic}`.
+    public func ingest(topic: String, body: [UInt8]) async throws {
+        guard let producer else { throw KafkaError(message: "no producer") }
+        try await producer.produce(topic: topic, key: nil, value: body)
+    }
+
+    /// Whether `topic` is one the service consumes (by name or `^regex`).
+    public func consumes(topic: String) -> Bool {
+        config.kafka.topics.contains { pattern in
+            pattern.hasPrefix("^") ? ((try? TextMatcher(pattern))?.matches(topic) ?? false) : pattern == topic
+        }
+    }
+}
+
+/// Reads a target's API key from its environment variable or file (G10: never from the config).
+enum APIKeyLoader {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func load(_ source: APIKeySource, target: String, environment: [String: String]) throws -> String {
+        switch source {
+        case .environment(let name):
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                throw Missing(description: "target \(target): environment variable \(name) is not set; export the Braze REST API key there (it needs the cdi.integration_sync and cdi.integration_job_status permissions)")
+            }
+            return value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw Missing(description: "target \(target): cannot read api_key_file \(path); check the path and its permissions")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else { throw Missing(description: "target \(target): api_key_file \(path) is empty") }
+            return value
+        }
+    }
+}
