@@ -13,7 +13,7 @@ import Synchronization
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run everything in one process on a generated burst workload (about a minute).")
 
-    @Option(help: "How long to produce events, in seconds.") var seconds: Int = 35
+    @Option(help: "How long to produce events, in seconds.") var seconds: Int = 30
     @Option(help: "Seed for the workload.") var seed: UInt64 = 7
 
     static let tables = [
@@ -139,7 +139,7 @@ struct Demo: AsyncParsableCommand {
                 count += 2
             }
             burst += 1
-            try await Task.sleep(for: .milliseconds(Int64.random(in: 1500...4500, using: &random)))
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 3000...6000, using: &random)))
         }
         return count
     }
