@@ -1,0 +1,118 @@
+import BrazeSimulator
+import Foundation
+import Kafka
+import Testing
+@testable import SyncBridge
+import SyncBridgeCore
+
+@Suite(.serialized) struct EndToEndTests {
+    @Test func G1_burstForThreeIntegrationsTriggersEachOnceAndCommitsEverything() async throws {
+        let stack = try await Stack(simulator: simulatorConfig())
+        try stack.startService()
+        let tables = ["ORDERS", "USERS", "ITEMS"]
+        try await stack.produce((0..<90).map { (topic, event(table: tables[$0 % 3])) })
+        let committed = await stack.waitUntil { stack.recorder.committedTotal == 90 }
+        #expect(committed, "all 90 offsets committed")
+
+        let log = await stack.simulator.requests()
+        let triggers = log.filter { $0.kind == .trigger }
+        // One trigger per integration for the burst, each accepted.
+        #expect(Dictionary(grouping: triggers, by: { $0.integrationID ?? "" }).mapValues(\.count) == [integrationOrders: 1, integrationUsers: 1, integrationItems: 1])
+        #expect(triggers.allSatisfy { $0.status == 202 })
+        // G1: each event was consumed before the accepted trigger that covers it was received.
+        let accepted = Dictionary(uniqueKeysWithValues: triggers.map { ($0.integrationID ?? "", $0.receivedAt) })
+        for event in stack.recorder.consumedEvents.withLock({ $0 }) {
+            for key in event.keys { #expect(event.at <= accepted[key.integrationID] ?? 0) }
+        }
+        await stack.stopService()
+
+        // Nothing is redelivered to the group after a graceful stop.
+        let consumer = try KafkaConsumer(bootstrapServers: stack.cluster.bootstrapServers, groupID: "e2e", topics: [topic], properties: quickGroup)
+        var redelivered = 0
+        let deadline = ContinuousClock.now + .seconds(4)
+        while ContinuousClock.now < deadline {
+            if case .message? = consumer.poll(timeoutMilliseconds: 100) { redelivered += 1 }
+        }
+        consumer.close()
+        #expect(redelivered == 0)
+        await stack.shutdown()
+    }
+
+    @Test func G2_eventsDuringARunningJobGetOneTrailingTrigger() async throws {
+        let stack = try await Stack(simulator: simulatorConfig(syncDuration: .seconds(2)...(.seconds(2))))
+        try stack.startService()
+        try await stack.produce([(topic, event(table: "ORDERS"))])
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 1 })
+        // The job runs for 2 s; these arrive meanwhile.
+        try await stack.produce((0..<5).map { _ in (topic, event(table: "ORDERS")) })
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 6 })
+        let triggers = await stack.simulator.requests().filter { $0.kind == .trigger }
+        #expect(triggers.map(\.status) == [202, 202])
+        #expect(triggers.count == 2)
+        #expect(triggers[1].receivedAt - triggers[0].receivedAt >= 2)
+        await stack.shutdown()
+    }
+
+    @Test func G5_notFoundIntegrationIsDeadLetteredWithReasonHeadersThenCommitted() async throws {
+        let stack = try await Stack(simulator: simulatorConfig())
+        try stack.startService()
+        try await stack.produce([("cdi.requests", #"{"integration_id":"\#(missingIntegration)"}"#)])
+        #expect(await stack.waitUntil { stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == 1 })
+        let dead = try readDeadLetters(stack, count: 1)
+        #expect(dead.count == 1)
+        let headers = Dictionary(dead.first?.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) } ?? [], uniquingKeysWith: { $1 })
+        #expect(headers["syncbridge.reason"] == "integration_not_found")
+        #expect(headers["syncbridge.integration_id"] == missingIntegration)
+        #expect(headers["syncbridge.status"] == "404")
+        #expect(headers["syncbridge.source.topic"] == "cdi.requests")
+        #expect(headers["syncbridge.source.partition"] == "0")
+        #expect(headers["syncbridge.source.offset"] == "0")
+        #expect(dead.first.flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == #"{"integration_id":"\#(missingIntegration)"}"#)
+        // A second event for it is dead-lettered without another call.
+        try await stack.produce([("cdi.requests", #"{"integration_id":"\#(missingIntegration)"}"#)])
+        #expect(await stack.waitUntil { stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == 2 })
+        #expect(await stack.simulator.requests().filter { $0.kind == .trigger }.count == 1)
+        await stack.shutdown()
+    }
+
+    @Test func G5_wrongAPIKeyPausesTheTargetAndCommitsNothing() async throws {
+        let stack = try await Stack(simulator: simulatorConfig())
+        try stack.startService(environment: ["E2E_KEY": "not-the-key"])
+        try await stack.produce([(topic, event(table: "ORDERS"))])
+        #expect(await stack.waitUntil { stack.service.notReadyReason?.contains("paused after HTTP 401") == true })
+        #expect(stack.recorder.committedTotal == 0)
+        #expect(stack.service.uncommittedEvents == 1)
+        await stack.shutdown()
+    }
+
+    @Test func G8_badInputIsCountedAndThePartitionKeepsMoving() async throws {
+        let stack = try await Stack(simulator: simulatorConfig(), partitions: 1)
+        try stack.startService()
+        let values: [(String, String?)] = [
+            (topic, #"{"table": "ORDERS", "rows": "#), (topic, nil), (topic, "\u{FEFF}not json"),
+            ("cdi.requests", #"{"integration_id": 42}"#), ("cdi.requests", #"{"integration_id": "not-a-uuid"}"#),
+            (topic, event(table: "ORDERS")),
+        ]
+        try await stack.produce(values)
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 6 })
+        let metrics = stack.service.metricsText
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="invalid_json"} 2"#))
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="tombstone"} 1"#))
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="sync_from_not_string"} 1"#))
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="invalid_integration_id"} 1"#))
+        #expect(metrics.contains(#"syncbridge_dead_letters_total{reason="invalid_integration_id"} 1"#))
+        #expect(await stack.simulator.requests().filter { $0.kind == .trigger }.map(\.integrationID) == [integrationOrders])
+        await stack.shutdown()
+    }
+}
+
+func readDeadLetters(_ stack: Stack, count: Int) throws -> [KafkaMessage] {
+    let consumer = try KafkaConsumer(bootstrapServers: stack.cluster.bootstrapServers, groupID: "dlq-reader-\(UUID())", topics: [deadLetterTopic], properties: quickGroup)
+    defer { consumer.close() }
+    var messages: [KafkaMessage] = []
+    let deadline = ContinuousClock.now + .seconds(15)
+    while messages.count < count, ContinuousClock.now < deadline {
+        if case .message(let message)? = consumer.poll(timeoutMilliseconds: 100) { messages.append(message) }
+    }
+    return messages
+}
