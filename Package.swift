@@ -75,6 +75,16 @@ let package = Package(
             dependencies: ["SyncBridgeCore", "SchedulingLab"],
             path: "Benchmarks/SchedulingBenchmark"
         ),
+        .executableTarget(
+            name: "RulesBenchmark",
+            dependencies: ["SyncBridgeCore"],
+            path: "Benchmarks/RulesBenchmark"
+        ),
+        .executableTarget(
+            name: "MemoryBenchmark",
+            dependencies: ["SyncBridgeCore"],
+            path: "Benchmarks/MemoryBenchmark"
+        ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "BrazeCDITests", dependencies: ["BrazeCDI", "BrazeSimulator"]),
         .testTarget(
@@ -87,6 +97,11 @@ let package = Package(
         .testTarget(
             name: "SyncBridgeTests",
             dependencies: ["SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator"]
+        ),
+        // Runs the built `syncbridge` binary as child processes (kill -9, failover, broker faults).
+        .testTarget(
+            name: "FaultTests",
+            dependencies: ["Kafka", "BrazeSimulator", "SyncBridgeCore"]
         ),
     ]
 )

@@ -1,0 +1,1 @@
+print("memory benchmark: not yet")
