@@ -13,7 +13,8 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
 
     /// Starts `brokers` brokers with ids 1 through `brokers`.
     public init(brokers: Int = 1) throws {
-        let conf = try RDKafkaConfiguration.make([:])
+        // This client never connects anywhere, so silence its notice about having no bootstrap servers.
+        let conf = try RDKafkaConfiguration.make(["log_level": "4"])
         owner = try RDKafkaConfiguration.makeHandle(RD_KAFKA_PRODUCER, conf, role: "mock cluster owner")
         guard let cluster = rd_kafka_mock_cluster_new(owner, Int32(brokers)) else {
             rd_kafka_destroy(owner)

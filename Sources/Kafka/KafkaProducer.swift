@@ -40,6 +40,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Waits up to `timeoutMilliseconds` for every queued record to be acknowledged or fail.
+    /// New `produce` calls wait until the flush ends, so "everything sent so far" stays well defined.
     public func flush(timeoutMilliseconds: Int32) {
         lock.withLock {
             guard !isClosed else { return }

@@ -118,6 +118,31 @@ struct KafkaTests {
         #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
     }
 
+    @Test func pausedPartitionsDeliverNothingUntilResumed() async throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("paced", partitions: 2)
+        let p0 = TopicPartition(topic: "paced", partition: 0)
+        let consumer = try makeConsumer(cluster, group: "g5", topics: ["paced"])
+        defer { consumer.close() }
+        let seen = Observed()
+        #expect(pollUntil([(consumer, seen)]) { seen.assignment.count == 2 })
+        try consumer.pause([p0])
+
+        let producer = try makeProducer(cluster)
+        defer { producer.close() }
+        for partition: Int32 in [0, 1] {
+            try await producer.produce(topic: "paced", key: nil, value: bytes("p\(partition)"), partition: partition)
+        }
+        #expect(pollUntil([(consumer, seen)]) { !seen.messages.isEmpty })
+        drain(consumer, into: seen, seconds: 0.5)
+        #expect(seen.messages.map(\.partition) == [1])
+
+        try consumer.resume([p0])
+        #expect(pollUntil([(consumer, seen)]) { seen.messages.count == 2 })
+        #expect(seen.messages.last?.partition == 0)
+    }
+
     @Test func deliverySurvivesABrokerOutage() async throws {
         let cluster = try EmbeddedKafkaCluster()
         defer { cluster.shutdown() }

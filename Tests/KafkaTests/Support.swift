@@ -1,9 +1,11 @@
 import Kafka
 import Testing
 
-/// Settings that make group membership react in well under a second on the embedded cluster.
+/// Settings that make group membership react quickly on the embedded cluster. Its coordinator waits
+/// (session timeout - 1s) for members to rejoin, and 3s on a group's first join, during which members
+/// send no heartbeats: the session timeout must comfortably exceed 3s or members keep expiring.
 let quickGroup = [
-    "session.timeout.ms": "6000",
+    "session.timeout.ms": "4500",
     "heartbeat.interval.ms": "100",
     "topic.metadata.refresh.interval.ms": "500",
     "fetch.wait.max.ms": "50",
@@ -47,10 +49,11 @@ final class Observed {
 }
 
 /// Polls `consumers` in turn until `done` holds or `seconds` pass; returns whether `done` held.
-/// Bounded so a broken rebalance fails the test instead of hanging it.
+/// Bounded so a broken rebalance fails the test instead of hanging it; generous because each
+/// rebalance on the embedded cluster takes a few seconds and librdkafka sometimes rejoins twice.
 @discardableResult
 func pollUntil(
-    _ consumers: [(KafkaConsumer, Observed)], seconds: Double = 20, _ done: () -> Bool
+    _ consumers: [(KafkaConsumer, Observed)], seconds: Double = 30, _ done: () -> Bool
 ) -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
