@@ -20,6 +20,9 @@ public final class VirtualBraze {
     public var fault: @Sendable (IntegrationKey, Moment) -> TriggerResult? = { _, _ in nil }
 
     public private(set) var calls: [Call] = []
+    /// Calls admitted by the rate limit per target, oldest first. As in the simulator, a
+    /// refused (rate-limited) call does not consume budget; `busiestWindow` still counts it.
+    private var admittedAt: [String: [Moment]] = [:]
     private var acceptedAt: [IntegrationKey: [Moment]] = [:]
     public private(set) var statusCalls: [(key: IntegrationKey, at: Moment)] = []
     private var jobs: [IntegrationKey: (start: Moment, end: Moment)] = [:]
@@ -45,8 +48,10 @@ public final class VirtualBraze {
 
     private func answerTrigger(_ key: IntegrationKey, at now: Moment) -> TriggerResult {
         let limit = limits[key.target]?.triggers ?? TargetLimits.braze.triggers
-        let recent = calls.reversed().prefix { $0.at > now - limit.window }.filter { $0.key.target == key.target }.count
+        let admitted = admittedAt[key.target, default: []]
+        let recent = admitted.count - Self.firstIndex(in: admitted) { $0 > now - limit.window }
         if recent >= limit.count { return .rateLimited }
+        admittedAt[key.target, default: []].append(now)
         if let injected = fault(key, now) { return injected }
         if unknownIntegrations.contains(key) { return .notFound }
         if let job = jobs[key], job.end > now { return .inProgress }
@@ -70,12 +75,18 @@ public final class VirtualBraze {
     /// The first accepted trigger for `key` sent at or after `moment`.
     public func firstCoveringTrigger(_ key: IntegrationKey, consumedAt moment: Moment) -> Moment? {
         guard let times = acceptedAt[key] else { return nil }
+        let index = Self.firstIndex(in: times) { $0 >= moment }
+        return index < times.count ? times[index] : nil
+    }
+
+    /// Binary search in ascending `times` for the first that satisfies a monotonic `isAfter`.
+    static func firstIndex(in times: [Moment], where isAfter: (Moment) -> Bool) -> Int {
         var low = 0, high = times.count
         while low < high {
             let mid = (low + high) / 2
-            if times[mid] < moment { low = mid + 1 } else { high = mid }
+            if isAfter(times[mid]) { high = mid } else { low = mid + 1 }
         }
-        return low < times.count ? times[low] : nil
+        return low
     }
 
     /// The most trigger calls for one target within any window of its limit's length.

@@ -20,7 +20,8 @@ public struct CoordinatorSettings: Sendable {
     public var pausedRetry: RetryPolicy
     /// When to poll a job first if no duration has been learned yet.
     public var firstPollGuess: Duration
-    /// Poll intervals after the first poll grow from `pollInterval.lowerBound` by 1.5× up to the upper bound.
+    /// Bounds of the interval between polls of a running job; within them the interval is a
+    /// twentieth of the job's age, so a longer job is polled less often.
     public var pollInterval: ClosedRange<Duration>
 
     public init(
@@ -59,7 +60,7 @@ public struct Coordinator: Sendable {
     enum Job: Sendable {
         case idle
         /// A job we started (or found running) that has not been seen to finish.
-        case running(since: Moment, nextPollAt: Moment, polls: Int)
+        case running(since: Moment, nextPollAt: Moment)
     }
 
     struct Integration: Sendable {
@@ -166,7 +167,7 @@ public struct Coordinator: Sendable {
         case .accepted:
             for event in batch { ledger.resolve(event.ref) }
             actions.append(.covered(key, latencies: batch.map { now - $0.consumedAt }))
-            state.job = .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state), polls: 0)
+            state.job = .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
             state.failures = 0
             state.retryAt = nil
             if target.pause != nil {
@@ -183,7 +184,7 @@ public struct Coordinator: Sendable {
             } else {
                 pollAt = now + settings.pollInterval.lowerBound
             }
-            state.job = .running(since: now, nextPollAt: pollAt, polls: 0)
+            state.job = .running(since: now, nextPollAt: pollAt)
         case .rateLimited:
             state.pending = batch + state.pending
             target.rateLimitedStreak += 1
@@ -225,10 +226,12 @@ public struct Coordinator: Sendable {
         target.statuses.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
 
         switch (result, state.job) {
-        case (.running, .running(let since, _, let polls)):
-            state.job = .running(since: since, nextPollAt: now + pollInterval(after: polls + 1), polls: polls + 1)
-        case (.finished(let duration), .running(let since, _, _)):
+        case (.running, .running(let since, _)):
+            state.failures = 0
+            state.job = .running(since: since, nextPollAt: now + pollInterval(jobAge: now - since))
+        case (.finished(let duration), .running(let since, _)):
             learn(duration ?? (now - since), into: &state)
+            state.failures = 0
             state.job = .idle
         case (.noJobs, _), (.notFound, _), (.finished, .idle), (.running, .idle):
             state.job = .idle
@@ -239,8 +242,11 @@ public struct Coordinator: Sendable {
         case (.forbidden, _):
             // No permission for status: probe with triggers instead (issue: fall back to probing).
             target.statusForbidden = true
-        case (.failed, .running(let since, _, let polls)):
-            state.job = .running(since: since, nextPollAt: now + pollInterval(after: polls + 1), polls: polls + 1)
+        case (.failed, .running(let since, _)):
+            // G6: a failing status endpoint is retried with backoff, never sooner than a normal poll.
+            state.failures += 1
+            let backoff = Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
+            state.job = .running(since: since, nextPollAt: now + max(pollInterval(jobAge: now - since), backoff))
         case (.failed, .idle):
             break
         }
@@ -381,7 +387,7 @@ public struct Coordinator: Sendable {
         guard state.inFlight == nil, let oldest = state.firstPendingAt, state.disabledStatus == nil else { return nil }
         var due: Moment
         switch state.job {
-        case .running(_, let nextPollAt, _):
+        case .running(_, let nextPollAt):
             due = nextPollAt
         case .idle:
             due = shuttingDown ? now : min(state.lastEventAt + state.policy.quiet, oldest + state.policy.maxDelay)
@@ -400,9 +406,15 @@ public struct Coordinator: Sendable {
         state.recentDurations.min() ?? settings.firstPollGuess
     }
 
-    private func pollInterval(after polls: Int) -> Duration {
-        let grown = settings.pollInterval.lowerBound.scaled(by: pow(1.5, Double(min(polls - 1, 20))))
-        return min(settings.pollInterval.upperBound, grown)
+    /// The wait before polling a running job again. Waiting events are released only when a
+    /// poll sees the job end, so the poll interval is the latency added to them: a twentieth
+    /// of the job's age bounds it to about 5% of the job's duration, the latency they cannot
+    /// avoid. (An interval that grows with the number of polls restarts short for every
+    /// newly dirty integration but reaches the upper bound during long waits, which is
+    /// exactly where the slowest events sit.) That is about 14 polls per doubling of age;
+    /// when many jobs are polled at once the status budget (G4) spaces them, oldest first.
+    private func pollInterval(jobAge: Duration) -> Duration {
+        min(settings.pollInterval.upperBound, max(settings.pollInterval.lowerBound, jobAge.scaled(by: 0.05)))
     }
 
     private func learn(_ duration: Duration, into state: inout Integration) {
