@@ -21,6 +21,9 @@ demo: build
 test: deps
 	$(SWIFT) test
 
+BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark
+
+# Every benchmark runs even if an earlier one misses a target; the exit status reports any miss.
 bench: deps
-	$(SWIFT) build -c release --product SchedulingBenchmark
-	$(SWIFT) run -c release --skip-build SchedulingBenchmark
+	for b in $(BENCHMARKS); do $(SWIFT) build -c release --product $$b || exit 1; done
+	status=0; for b in $(BENCHMARKS); do echo; echo "== $$b"; $(SWIFT) run -c release --skip-build $$b || status=1; done; exit $$status
