@@ -237,3 +237,43 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         #expect(ledger.outstandingEvents == 0)
     }
 }
+
+@Suite struct StatusPolicyTests {
+    @Test func G2_forbiddenStatusFallsBackToProbingWithTriggers() {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10))
+        _ = c.consume(1, [keyA], at: 11)
+        let poll = c.tick(at: at(15))
+        #expect(poll.contains(.pollStatus(keyA)))
+        // No permission to read status: the next attempt is a trigger, not another poll.
+        let probe = c.statusCompleted(keyA, result: .forbidden, at: at(15))
+        #expect(triggers(probe) == [keyA])
+        _ = c.triggerCompleted(keyA, result: .inProgress, at: at(15.1))
+        // Still running: probe again later with backoff, never immediately.
+        #expect(c.tick(at: at(15.1)).isEmpty)
+        let next = c.nextDeadline!
+        #expect(next > at(15.1))
+        #expect(triggers(c.tick(at: next)) == [keyA])
+        #expect(commits(c.triggerCompleted(keyA, result: .accepted, at: next)) == [p0: 2])
+    }
+
+    @Test func G4_statusBudgetIsSharedOldestFirst() {
+        var c = Coordinator(settings: CoordinatorSettings(
+            targets: [target: TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 1, window: .seconds(60)))]
+        ))
+        for (offset, key) in [keyA, keyB].enumerated() {
+            _ = c.consume(Int64(offset), [key], at: Double(offset))
+        }
+        _ = c.tick(at: at(11))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(11))
+        _ = c.triggerCompleted(keyB, result: .accepted, at: at(11))
+        _ = c.consume(2, [keyB], at: 12)
+        _ = c.consume(3, [keyA], at: 13)
+        let polls = c.tick(at: at(20)).filter { if case .pollStatus = $0 { true } else { false } }
+        // One status token: keyB's waiting event is older, so it is polled first.
+        #expect(polls == [.pollStatus(keyB)])
+        #expect(c.nextDeadline == at(80))
+    }
+}

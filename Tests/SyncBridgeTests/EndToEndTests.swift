@@ -53,6 +53,27 @@ import SyncBridgeCore
         await stack.shutdown()
     }
 
+    @Test func G2_steadyTrickleDuringJobsWastesNoCalls() async throws {
+        let stack = try await Stack(simulator: simulatorConfig(syncDuration: .seconds(2)...(.seconds(3))))
+        try stack.startService()
+        let producer = try KafkaProducer(bootstrapServers: stack.cluster.bootstrapServers)
+        var produced: [Double] = []
+        for _ in 0..<16 {
+            try await producer.produce(topic: topic, key: nil, value: Array(event(table: "ORDERS").utf8))
+            produced.append(Date().timeIntervalSince1970)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        producer.close()
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 16 })
+        let triggers = await stack.simulator.requests().filter { $0.kind == .trigger }
+        #expect(triggers.filter { $0.status == 429 }.isEmpty)
+        #expect(triggers.count >= 2)
+        // Every produced event has an accepted trigger received after it.
+        let accepted = triggers.filter { $0.status == 202 }.map(\.receivedAt)
+        for time in produced { #expect(accepted.contains { $0 >= time }) }
+        await stack.shutdown()
+    }
+
     @Test func G5_notFoundIntegrationIsDeadLetteredWithReasonHeadersThenCommitted() async throws {
         let stack = try await Stack(simulator: simulatorConfig())
         try stack.startService()
