@@ -15,7 +15,7 @@ final class SyncEngine: Sendable {
     let logger: Logger
     let payloads = PayloadStore()
     let rules: Mutex<RuleSet>
-    private let clients: [String: CDIClient]
+    private let clients: TargetClients
     private let deadLetters: DeadLetterWriter
     private let commits = Mutex<[PartitionID: Int64]>([:])
     private let pausedTargets = Mutex<[String: Int]>([:])
@@ -23,7 +23,7 @@ final class SyncEngine: Sendable {
     /// Lets the demo and tests watch what the service does.
     let observer: SyncObserver?
 
-    init(coordinator: Coordinator, rules: RuleSet, clients: [String: CDIClient], deadLetters: DeadLetterWriter, metrics: ServiceMetrics, logger: Logger, observer: SyncObserver?) {
+    init(coordinator: Coordinator, rules: RuleSet, clients: TargetClients, deadLetters: DeadLetterWriter, metrics: ServiceMetrics, logger: Logger, observer: SyncObserver?) {
         self.coordinator = Mutex(coordinator)
         self.rules = Mutex(rules)
         self.clock = ServiceClock()
@@ -96,7 +96,8 @@ final class SyncEngine: Sendable {
     }
 
     private func trigger(_ key: IntegrationKey) async {
-        guard let client = clients[key.target] else { return }
+        if paused[key.target] != nil { clients.refreshKey(for: key.target) }
+        guard let client = clients.client(for: key.target) else { return }
         let response = await client.triggerSync(integrationID: key.integrationID)
         let result = TriggerResult(response.outcome)
         metrics.trigger(target: key.target, outcome: result.outcomeLabel)
@@ -110,7 +111,7 @@ final class SyncEngine: Sendable {
     }
 
     private func pollStatus(_ key: IntegrationKey) async {
-        guard let client = clients[key.target] else { return }
+        guard let client = clients.client(for: key.target) else { return }
         let response = await client.jobSyncStatus(integrationID: key.integrationID)
         let result = StatusResult(response)
         metrics.status(target: key.target, outcome: result.outcomeLabel)

@@ -23,17 +23,10 @@ public final class SyncService: Service, Sendable {
     public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil) throws {
         self.config = config
         self.logger = logger
-        var clients: [String: CDIClient] = [:]
-        var limits: [String: TargetLimits] = [:]
-        for target in config.targets {
-            let key = try APIKeyLoader.load(target.apiKeySource, target: target.name, environment: environment)
-            let client = try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout)
-            if !client.usesTLS, !Self.isLoopback(target.endpoint) {
-                logger.warning("target \(target.name) uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint.")
-            }
-            clients[target.name] = client
-            limits[target.name] = TargetLimits(triggers: target.rateLimit, statuses: target.statusRateLimit)
-        }
+        let clients = try TargetClients(targets: config.targets, environment: environment, logger: logger)
+        let limits = Dictionary(uniqueKeysWithValues: config.targets.map {
+            ($0.name, TargetLimits(triggers: $0.rateLimit, statuses: $0.statusRateLimit))
+        })
 
         if config.kafka.isEmbedded {
             let cluster = try EmbeddedKafkaCluster(brokers: 1)
@@ -53,7 +46,12 @@ public final class SyncService: Service, Sendable {
         let producerProperties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
         producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)
 
-        let coordinator = Coordinator(settings: CoordinatorSettings(targets: limits, retry: config.retry), seed: UInt64.random(in: 0...UInt64.max))
+        // A paused target (401/403) is probed rarely: from 30 s (or max_backoff if shorter) doubling up to max_backoff.
+        let pausedRetry = RetryPolicy(initialBackoff: min(.seconds(30), config.retry.maxBackoff), maxBackoff: config.retry.maxBackoff)
+        let coordinator = Coordinator(
+            settings: CoordinatorSettings(targets: limits, retry: config.retry, pausedRetry: pausedRetry),
+            seed: UInt64.random(in: 0...UInt64.max)
+        )
         engine = SyncEngine(
             coordinator: coordinator, rules: config.rules, clients: clients,
             deadLetters: DeadLetterWriter(producer: producer, topic: config.kafka.deadLetterTopic, logger: logger),
@@ -68,11 +66,6 @@ public final class SyncService: Service, Sendable {
         "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "group.instance.id", "fetch.min.bytes",
         "fetch.wait.max.ms", "topic.metadata.refresh.interval.ms",
     ]
-
-    static func isLoopback(_ endpoint: String) -> Bool {
-        guard let host = URL(string: endpoint)?.host else { return false }
-        return host == "localhost" || host.hasPrefix("127.") || host == "::1"
-    }
 
     /// Runs until graceful shutdown: then stops fetching, triggers every dirty integration
     /// (still under G2 and G4), commits what is covered within `shutdown_timeout`, and leaves the group.

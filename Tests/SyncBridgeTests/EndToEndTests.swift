@@ -106,6 +106,25 @@ import SyncBridgeCore
         await stack.shutdown()
     }
 
+    @Test func G5_fixingTheKeyFileResumesThePausedTargetWithNothingLost() async throws {
+        let stack = try await Stack(simulator: simulatorConfig())
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("syncbridge-key-\(UUID())").path
+        try "wrong-key".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let config = stack.configText().replacingOccurrences(of: "api_key_env: E2E_KEY", with: "api_key_file: \(keyFile)")
+        try stack.startService(configText: config, environment: [:])
+        try await stack.produce([(topic, event(table: "USERS"))])
+        #expect(await stack.waitUntil { stack.service.notReadyReason?.contains("paused after HTTP 401") == true })
+        #expect(stack.recorder.committedTotal == 0)
+        try "e2e-key".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        // The next probe (after max_backoff, 2 s here) reads the new key and covers the event.
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 1 })
+        #expect(stack.service.notReadyReason == nil)
+        let statuses = await stack.simulator.requests().filter { $0.kind == .trigger }.map(\.status)
+        #expect(statuses.first == 401)
+        #expect(statuses.last == 202)
+        await stack.shutdown()
+    }
+
     @Test func G8_badInputIsCountedAndThePartitionKeepsMoving() async throws {
         let stack = try await Stack(simulator: simulatorConfig(), partitions: 1)
         try stack.startService()
