@@ -76,6 +76,8 @@ final class ConsumerLoop: Sendable {
                 handle(event, fetching: !pausedForDrain)
                 budget -= 1
                 wait = 0
+                // Over the bound: end the batch early so backpressure applies within ~50 records.
+                if budget % 50 == 0, engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
             }
             engine.tickIfDue()
             commitPending()
@@ -132,8 +134,9 @@ final class ConsumerLoop: Sendable {
         engine.input { $0.eventConsumed(ref, demands: match.demands, deadLetterReason: reason, at: $1) }
     }
 
-    /// Pauses the partitions holding the most uncommitted events until the paused ones hold
-    /// at least half of them, so the rest keep flowing; resumes all below the low-water mark.
+    /// Over the bound, pauses the partitions holding the most uncommitted events until those
+    /// still flowing hold no more than the gap between the marks; re-checked every batch, so a
+    /// flowing partition that fills up is paused in turn. Resumes all below the low-water mark.
     private func applyBackpressure() {
         let total = engine.coordinator.withLock { $0.uncommittedEvents }
         let paused = throttled.withLock { $0 }
@@ -150,17 +153,18 @@ final class ConsumerLoop: Sendable {
         guard total > highWater else { return }
         let owned = assignment.withLock { $0 }
         let counts = engine.coordinator.withLock { $0.uncommittedByPartition }
-        var held = counts.reduce(0) { sum, entry in
-            paused.contains(TopicPartition(topic: entry.key.topic, partition: entry.key.partition)) ? sum + entry.value : sum
+        let headroom = highWater - lowWater
+        var flowing = counts.reduce(0) { sum, entry in
+            paused.contains(TopicPartition(topic: entry.key.topic, partition: entry.key.partition)) ? sum : sum + entry.value
         }
-        guard held * 2 < total else { return }
+        guard flowing > headroom else { return }
         var chosen: [TopicPartition] = []
         for (partition, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
             let topicPartition = TopicPartition(topic: partition.topic, partition: partition.partition)
             guard owned.contains(topicPartition), !paused.contains(topicPartition) else { continue }
             chosen.append(topicPartition)
-            held += count
-            if held * 2 >= total { break }
+            flowing -= count
+            if flowing <= headroom { break }
         }
         guard !chosen.isEmpty else { return }
         do {

@@ -125,9 +125,10 @@ final class FaultRig: @unchecked Sendable {
     }
 
     func killAll() {
-        for child in children.withLock({ $0 }) { child.kill9() }
+        // The producer first, so it does not log the broker's disappearance.
         producer?.close()
         producer = nil
+        for child in children.withLock({ $0 }) { child.kill9() }
     }
 
     /// `syncbridge broker` as a child, or an in-process cluster's address.

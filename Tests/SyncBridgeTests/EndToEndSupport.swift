@@ -74,7 +74,7 @@ final class Stack: @unchecked Sendable {
         for await port in ports { simulatorPort = port }
     }
 
-    func configText(apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s", maxUncommitted: Int = 1_000_000) -> String {
+    func configText(apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s", maxUncommitted: Int = 1_000_000, rateLimit: String = "20/1m") -> String {
         """
         kafka:
           brokers: "\(cluster.bootstrapServers)"
@@ -87,6 +87,7 @@ final class Stack: @unchecked Sendable {
           - name: braze
             endpoint: "http://127.0.0.1:\(simulatorPort)"
             api_key_env: \(apiKeyEnv)
+            rate_limit: "\(rateLimit)"
             timeout: 2s
         coalesce: { quiet: \(quiet), max_delay: \(maxDelay) }
         retry: { initial_backoff: 200ms, max_backoff: 2s }
