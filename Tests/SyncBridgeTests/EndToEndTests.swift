@@ -140,6 +140,8 @@ import SyncBridgeCore
         try await produced.value
         #expect(done, "all 1500 offsets committed; committed \(stack.recorder.committedTotal), uncommitted \(stack.service.uncommittedEvents), consumed \(stack.recorder.consumedCount)")
         #expect(sawThrottled, "some partitions were paused")
+        // Pausing skipped nothing: every record was consumed (some more than once is fine).
+        #expect(Set(stack.recorder.consumedEvents.withLock { $0.map(\.ref) }).count == 1500)
         // The loop checks the bound every 50 records, so the overshoot stays small.
         #expect(peak <= 100 + 100, "uncommitted peaked at \(peak)")
         #expect(stack.service.throttledPartitionCount == 0, "resumed once below the low-water mark")
