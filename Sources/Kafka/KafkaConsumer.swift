@@ -106,6 +106,23 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
+    /// A group's committed offsets read without joining it (no subscription, so no rebalance for
+    /// its members): for checking from outside what a running service has committed.
+    public static func committedOffsets(
+        bootstrapServers: String, groupID: String, partitions: [TopicPartition], timeoutMilliseconds: Int32 = 5000
+    ) throws -> [TopicPartition: Int64] {
+        let conf = try RDKafkaConfiguration.make(["bootstrap.servers": bootstrapServers, "group.id": groupID, "enable.auto.commit": "false"])
+        let handle = try RDKafkaConfiguration.makeHandle(RD_KAFKA_CONSUMER, conf, role: "consumer")
+        defer { rd_kafka_destroy(handle) }
+        return try withPartitionList(partitions) { list in
+            let error = rd_kafka_committed(handle, list, timeoutMilliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError("kafka: cannot read committed offsets (is the broker reachable?)", error)
+            }
+            return offsets(in: list)
+        }
+    }
+
     /// Stops fetching from `partitions` (still assigned, so no rebalance) until `resume`.
     public func pause(_ partitions: [TopicPartition]) throws {
         let handle = try openHandle()

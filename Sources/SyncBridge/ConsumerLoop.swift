@@ -16,11 +16,23 @@ final class ConsumerLoop: Sendable {
     private let assignment = Mutex<Set<TopicPartition>>([])
     private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let done = Atomic<Bool>(false)
+    /// Backpressure: above `highWater` uncommitted events the busiest partitions are paused
+    /// (polling goes on, so heartbeats, rebalances and max.poll.interval.ms stay healthy);
+    /// below `lowWater` they are resumed.
+    private let highWater: Int
+    private let lowWater: Int
+    /// Partitions paused for backpressure; touched only by the consumer thread.
+    private let throttled = Mutex<Set<TopicPartition>>([])
 
-    init(consumer: KafkaConsumer, engine: SyncEngine) {
+    init(consumer: KafkaConsumer, engine: SyncEngine, maxUncommitted: Int = KafkaSettings.defaultMaxUncommitted) {
         self.consumer = consumer
         self.engine = engine
+        highWater = maxUncommitted
+        lowWater = maxUncommitted * 4 / 5
     }
+
+    /// Partitions currently paused for backpressure.
+    var throttledPartitions: Set<TopicPartition> { throttled.withLock { $0 } }
 
     var isAssigned: Bool { !assignment.withLock { $0.isEmpty } }
 
@@ -64,9 +76,12 @@ final class ConsumerLoop: Sendable {
                 handle(event, fetching: !pausedForDrain)
                 budget -= 1
                 wait = 0
+                // Over the bound: end the batch early so backpressure applies within ~50 records.
+                if budget % 50 == 0, engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
             }
             engine.tickIfDue()
             commitPending()
+            if !pausedForDrain { applyBackpressure() }
             if ContinuousClock.now - lastGauges > .seconds(1) {
                 lastGauges = ContinuousClock.now
                 updateGauges()
@@ -86,6 +101,7 @@ final class ConsumerLoop: Sendable {
             if !fetching { try? consumer.pause(partitions) }
         case .revoked(let partitions):
             assignment.withLock { $0.subtract(partitions) }
+            throttled.withLock { $0.subtract(partitions) }
             let ids = Set(partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) })
             engine.logger.info("revoked \(partitions.map(\.description).sorted().joined(separator: ", "))")
             engine.forgetCommits(for: ids)
@@ -116,6 +132,48 @@ final class ConsumerLoop: Sendable {
         engine.observer?.consumed(ref, integrations: Array(match.demands.keys), at: Date())
         let reason = match.problems.first?.reason.rawValue
         engine.input { $0.eventConsumed(ref, demands: match.demands, deadLetterReason: reason, at: $1) }
+    }
+
+    /// Over the bound, pauses the partitions holding the most uncommitted events until those
+    /// still flowing hold no more than the gap between the marks; re-checked every batch, so a
+    /// flowing partition that fills up is paused in turn. Resumes all below the low-water mark.
+    private func applyBackpressure() {
+        let total = engine.coordinator.withLock { $0.uncommittedEvents }
+        let paused = throttled.withLock { $0 }
+        if total < lowWater, !paused.isEmpty {
+            do {
+                try consumer.resume(Array(paused))
+                throttled.withLock { $0.removeAll() }
+                engine.logger.notice("backpressure: \(total) uncommitted events, below \(lowWater); resumed \(paused.count) partitions")
+            } catch {
+                engine.logger.warning("backpressure: cannot resume partitions: \(error)")
+            }
+            return
+        }
+        guard total > highWater else { return }
+        let owned = assignment.withLock { $0 }
+        let counts = engine.coordinator.withLock { $0.uncommittedByPartition }
+        let headroom = highWater - lowWater
+        var flowing = counts.reduce(0) { sum, entry in
+            paused.contains(TopicPartition(topic: entry.key.topic, partition: entry.key.partition)) ? sum : sum + entry.value
+        }
+        guard flowing > headroom else { return }
+        var chosen: [TopicPartition] = []
+        for (partition, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+            let topicPartition = TopicPartition(topic: partition.topic, partition: partition.partition)
+            guard owned.contains(topicPartition), !paused.contains(topicPartition) else { continue }
+            chosen.append(topicPartition)
+            flowing -= count
+            if flowing <= headroom { break }
+        }
+        guard !chosen.isEmpty else { return }
+        do {
+            try consumer.pause(chosen)
+            throttled.withLock { $0.formUnion(chosen) }
+            engine.logger.notice("backpressure: \(total) uncommitted events, over \(highWater); paused \(chosen.map(\.description).sorted().joined(separator: ", "))")
+        } catch {
+            engine.logger.warning("backpressure: cannot pause partitions: \(error)")
+        }
     }
 
     private func commitPending() {

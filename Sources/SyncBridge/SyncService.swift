@@ -57,7 +57,7 @@ public final class SyncService: Service, Sendable {
             deadLetters: DeadLetterWriter(producer: producer, topic: config.kafka.deadLetterTopic, logger: logger),
             metrics: ServiceMetrics(), logger: logger, observer: observer
         )
-        loop = ConsumerLoop(consumer: consumer, engine: engine)
+        loop = ConsumerLoop(consumer: consumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted)
     }
 
     /// Properties librdkafka's producer rejects or warns about.
@@ -109,6 +109,9 @@ public final class SyncService: Service, Sendable {
     }
 
     public var uncommittedEvents: Int { engine.coordinator.withLock { $0.uncommittedEvents } }
+
+    /// How many partitions are paused for backpressure (`kafka.max_uncommitted`).
+    public var throttledPartitionCount: Int { loop.throttledPartitions.count }
 
     /// Swaps the rules (SIGHUP or a changed `rules_file`): integrations disabled by 400/404 may be called again.
     public func replaceRules(_ rules: RuleSet) {

@@ -74,11 +74,12 @@ final class Stack: @unchecked Sendable {
         for await port in ports { simulatorPort = port }
     }
 
-    func configText(apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s") -> String {
+    func configText(apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s", maxUncommitted: Int = 1_000_000, rateLimit: String = "20/1m") -> String {
         """
         kafka:
           brokers: "\(cluster.bootstrapServers)"
           group: e2e
+          max_uncommitted: "\(maxUncommitted)"
           topics: ["\(topic)", "cdi.requests"]
           dead_letter_topic: \(deadLetterTopic)
           properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "100", topic.metadata.refresh.interval.ms: "500", fetch.wait.max.ms: "50" }
@@ -86,6 +87,7 @@ final class Stack: @unchecked Sendable {
           - name: braze
             endpoint: "http://127.0.0.1:\(simulatorPort)"
             api_key_env: \(apiKeyEnv)
+            rate_limit: "\(rateLimit)"
             timeout: 2s
         coalesce: { quiet: \(quiet), max_delay: \(maxDelay) }
         retry: { initial_backoff: 200ms, max_backoff: 2s }
@@ -114,9 +116,14 @@ final class Stack: @unchecked Sendable {
     }
 
     func produce(_ values: [(topic: String, value: String?)]) async throws {
-        let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers)
+        try await produce(bytes: values.map { ($0.topic, $0.value.map { Array($0.utf8) }) })
+    }
+
+    func produce(bytes values: [(topic: String, value: [UInt8]?)]) async throws {
+        // Room for the oversized-value case (G8): librdkafka's default cap is 1,000,000 bytes.
+        let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers, properties: ["message.max.bytes": "4000000"])
         for (topic, value) in values {
-            try await producer.produce(topic: topic, key: nil, value: value.map { Array($0.utf8) })
+            try await producer.produce(topic: topic, key: nil, value: value)
         }
         producer.close()
     }

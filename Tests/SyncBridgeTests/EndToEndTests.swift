@@ -144,6 +144,49 @@ import SyncBridgeCore
         #expect(await stack.simulator.requests().filter { $0.kind == .trigger }.map(\.integrationID) == [integrationOrders])
         await stack.shutdown()
     }
+
+    @Test func G8_oversizedAndDeeplyNestedValuesAreCountedAndCommitted() async throws {
+        let stack = try await Stack(simulator: simulatorConfig(), partitions: 1)
+        try stack.startService()
+        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/samples/malformed")
+        let deep = try [UInt8](Data(contentsOf: samples.appendingPathComponent("deep-nesting.json")))
+        // Valid JSON that would match the orders rule, but over the 1 MiB cap.
+        let padding = String(repeating: "x", count: 1 << 20)
+        let oversized = Array(#"{"table":"ORDERS","pad":"\#(padding)"}"#.utf8)
+        try await stack.produce(bytes: [(topic, oversized), (topic, deep), (topic, Array(event(table: "ORDERS").utf8))])
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 3 })
+        let metrics = stack.service.metricsText
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="oversized"} 1"#))
+        #expect(metrics.contains(#"syncbridge_events_invalid_total{reason="too_deep"} 1"#))
+        #expect(await stack.simulator.requests().filter { $0.kind == .trigger }.map(\.integrationID) == [integrationOrders])
+        await stack.shutdown()
+    }
+
+    @Test func backpressurePausesTheBusiestPartitionsAndResumesThem() async throws {
+        var simulator = simulatorConfig()
+        simulator.triggerRateLimit = .init(count: 100, window: .seconds(10))
+        let stack = try await Stack(simulator: simulator, partitions: 4)
+        // Bound 100; nothing is covered for 1 s after an integration's first event.
+        try stack.startService(configText: stack.configText(quiet: "1s", maxDelay: "1s", maxUncommitted: 100, rateLimit: "100/10s"))
+        let tables = ["ORDERS", "USERS", "ITEMS"]
+        let produced = Task { try await stack.produce((0..<1500).map { (topic, event(table: tables[$0 % 3])) }) }
+        var peak = 0
+        var sawThrottled = false
+        let done = await stack.waitUntil(seconds: 60) {
+            peak = max(peak, stack.service.uncommittedEvents)
+            sawThrottled = sawThrottled || stack.service.throttledPartitionCount > 0
+            return stack.recorder.committedTotal == 1500
+        }
+        try await produced.value
+        #expect(done, "all 1500 offsets committed; committed \(stack.recorder.committedTotal), uncommitted \(stack.service.uncommittedEvents), consumed \(stack.recorder.consumedCount)")
+        #expect(sawThrottled, "some partitions were paused")
+        // Pausing skipped nothing: every record was consumed (some more than once is fine).
+        #expect(Set(stack.recorder.consumedEvents.withLock { $0.map(\.ref) }).count == 1500)
+        // The loop checks the bound every 50 records, so the overshoot stays small.
+        #expect(peak <= 100 + 100, "uncommitted peaked at \(peak)")
+        #expect(stack.service.throttledPartitionCount == 0, "resumed once below the low-water mark")
+        await stack.shutdown()
+    }
 }
 
 func readDeadLetters(_ stack: Stack, count: Int) throws -> [KafkaMessage] {

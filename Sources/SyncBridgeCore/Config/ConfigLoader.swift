@@ -4,7 +4,7 @@ import Yams
 /// Reads and validates config and rules files, reporting every problem as `file:line: message` (G9).
 public enum ConfigLoader {
     static let topLevelKeys = ["kafka", "targets", "coalesce", "retry", "shutdown_timeout", "http", "rules", "rules_file"]
-    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode"]
+    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode", "max_uncommitted"]
     static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
@@ -121,8 +121,12 @@ public enum ConfigLoader {
         if let mode = entries["mode"].flatMap({ reader.string($0, named: "kafka.mode") }), mode != "direct" {
             reader.report(entries["mode"], "kafka.mode '\(mode)' is not supported by this version; use 'direct' (one process per consumer group member)")
         }
+        var maxUncommitted = KafkaSettings.defaultMaxUncommitted
+        if let node = entries["max_uncommitted"], let text = reader.string(node, named: "kafka.max_uncommitted") {
+            if let value = Int(text), value > 0 { maxUncommitted = value } else { reader.report(node, "kafka.max_uncommitted '\(text)' must be a positive whole number of events") }
+        }
         guard let brokers, let group, let topics else { return nil }
-        return KafkaSettings(brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties)
+        return KafkaSettings(brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties, maxUncommitted: maxUncommitted)
     }
 
     private static func readTargets(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> [TargetSettings] {

@@ -75,6 +75,12 @@ public struct Coordinator: Sendable {
         var recentDurations: [Duration] = []
 
         var firstPendingAt: Moment? { pending.first?.consumedAt }
+
+        mutating func add(_ event: PendingEvent, policy: CoalescePolicy) {
+            self.policy = pending.isEmpty ? policy : self.policy.tightened(by: policy)
+            pending.append(event)
+            lastEventAt = event.consumedAt
+        }
     }
 
     struct Pause: Sendable {
@@ -131,17 +137,14 @@ public struct Coordinator: Sendable {
             actions.append(.deadLetter(orderDeadLetter([event], reason: deadLetterReason, integration: nil, status: nil)))
         }
         for (key, policy) in demands.sorted(by: { $0.key < $1.key }) {
-            var state = integrations[key] ?? Integration(policy: policy)
-            if let status = state.disabledStatus {
+            if let status = integrations[key]?.disabledStatus {
                 actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
                 continue
             }
-            state.policy = state.pending.isEmpty ? policy : state.policy.tightened(by: policy)
-            state.pending.append(PendingEvent(ref: event, consumedAt: now))
-            state.lastEventAt = now
-            integrations[key] = state
+            // In place: a copied-out state would copy its whole `pending` array on every event.
+            integrations[key, default: Integration(policy: policy)].add(PendingEvent(ref: event, consumedAt: now), policy: policy)
             active.insert(key)
-            if let due = dueTime(key, state, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
+            if let due = dueTime(key, integrations[key]!, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
         }
         appendCommits(to: &actions)
         return actions
@@ -295,6 +298,9 @@ public struct Coordinator: Sendable {
 
     /// Events consumed but not yet covered or dead-lettered.
     public var uncommittedEvents: Int { ledger.outstandingEvents }
+
+    /// Uncommitted events per partition (partitions with none are omitted).
+    public var uncommittedByPartition: [PartitionID: Int] { ledger.outstandingByPartition }
 
     /// Nothing waits: every consumed event is covered or dead-lettered.
     public var isDrained: Bool { ledger.outstandingEvents == 0 }

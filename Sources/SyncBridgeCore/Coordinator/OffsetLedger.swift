@@ -52,35 +52,32 @@ public struct OffsetLedger: Sendable {
     private var committed: [PartitionID: Int64] = [:]
     private var advanced: Set<PartitionID> = []
     public private(set) var outstandingEvents = 0
+    /// Outstanding events per partition, for backpressure (pause the busiest partitions).
+    public private(set) var outstandingByPartition: [PartitionID: Int] = [:]
 
     public init() {}
 
     /// Records a consumed event that waits on `outstanding` pieces of work (0: resolved at once).
     public mutating func record(_ event: EventRef, outstanding: Int) {
-        var entries = partitions[event.partition, default: []]
-        if outstanding == 0, var last = entries.last, last.outstanding == 0 {
-            last.lastOffset = event.offset
-            entries[entries.count - 1] = last
-        } else {
-            entries.append(Entry(firstOffset: event.offset, lastOffset: event.offset, outstanding: Int32(outstanding)))
-            if outstanding > 0 { outstandingEvents += 1 }
+        // Mutated in place through the subscript: a local copy would make the deque
+        // non-unique and copy every run on each event (quadratic with many pending events).
+        Self.append(event.offset, outstanding: outstanding, to: &partitions[event.partition, default: []])
+        if outstanding > 0 {
+            outstandingEvents += 1
+            outstandingByPartition[event.partition, default: 0] += 1
         }
-        partitions[event.partition] = entries
         collapse(event.partition)
     }
 
     /// One piece of work for `event` is done; ignores events of partitions no longer owned.
     public mutating func resolve(_ event: EventRef) {
-        guard var entries = partitions[event.partition] else { return }
-        guard let index = Self.index(of: event.offset, in: entries), entries[index].outstanding > 0,
-              entries[index].firstOffset == event.offset
-        else { return }
-        entries[index].outstanding -= 1
-        if entries[index].outstanding == 0 {
+        guard partitions[event.partition] != nil else { return }
+        let resolved = Self.resolve(event.offset, in: &partitions[event.partition]!)
+        if resolved {
             outstandingEvents -= 1
-            Self.merge(at: index, in: &entries)
+            outstandingByPartition[event.partition]! -= 1
+            if outstandingByPartition[event.partition] == 0 { outstandingByPartition[event.partition] = nil }
         }
-        partitions[event.partition] = entries
         collapse(event.partition)
     }
 
@@ -100,6 +97,7 @@ public struct OffsetLedger: Sendable {
         if let entries = partitions.removeValue(forKey: partition) {
             outstandingEvents -= entries.filter { $0.outstanding > 0 }.count
         }
+        outstandingByPartition[partition] = nil
         committed[partition] = nil
         advanced.remove(partition)
     }
@@ -108,19 +106,33 @@ public struct OffsetLedger: Sendable {
 
     /// Drops a resolved run at the front: everything in it is committable.
     private mutating func collapse(_ partition: PartitionID) {
-        guard var entries = partitions[partition], let first = entries.first, first.outstanding == 0 else { return }
+        guard let first = partitions[partition]?.first, first.outstanding == 0 else { return }
         let next = first.lastOffset + 1
-        if entries.count > 1 {
-            entries.removeFirst()
-            partitions[partition] = entries
-        } else {
-            // Keep an empty marker-free deque; the committed offset remembers progress.
-            partitions[partition] = []
-        }
+        // Leaves an empty deque when it was the only run; the committed offset remembers progress.
+        partitions[partition]!.removeFirst()
         if committed[partition] != next {
             committed[partition] = next
             advanced.insert(partition)
         }
+    }
+
+    private static func append(_ offset: Int64, outstanding: Int, to entries: inout Deque<Entry>) {
+        if outstanding == 0, let last = entries.last, last.outstanding == 0 {
+            entries[entries.count - 1].lastOffset = offset
+        } else {
+            entries.append(Entry(firstOffset: offset, lastOffset: offset, outstanding: Int32(outstanding)))
+        }
+    }
+
+    /// One piece of work done for `offset`; true when that resolved the offset entirely.
+    private static func resolve(_ offset: Int64, in entries: inout Deque<Entry>) -> Bool {
+        guard let index = index(of: offset, in: entries), entries[index].outstanding > 0,
+              entries[index].firstOffset == offset
+        else { return false }
+        entries[index].outstanding -= 1
+        guard entries[index].outstanding == 0 else { return false }
+        merge(at: index, in: &entries)
+        return true
     }
 
     private static func index(of offset: Int64, in entries: Deque<Entry>) -> Int? {

@@ -1,0 +1,140 @@
+import BrazeSimulator
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Kafka
+import Testing
+
+/// The service as a real child process (`syncbridge run`), killed, failed over and starved,
+/// with the broker and the Braze simulator as separate processes (or the broker in-process
+/// where the test injects broker faults). Each test is bounded to well under a minute.
+@Suite(.serialized) struct FaultTests {
+    @Test func G7_killNineThreeTimesDuringBurstsLosesNothing() async throws {
+        try await withFaultRig { rig in
+            try await rig.startBroker()
+            try await rig.startSimulator()
+            let config = try rig.writeConfig()
+            var next = 0
+            for _ in 0..<3 {
+                let service = try await rig.startService(config: config)
+                // Killed mid-burst: some events consumed and uncovered, some triggered and uncommitted.
+                let start = next
+                async let burst: Void = rig.produce(300, startingAt: start)
+                try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
+                service.kill9()
+                try await burst
+                next += 300
+            }
+            let survivor = try await rig.startService(config: config)
+            try await rig.produce(60, startingAt: next)
+            try await rig.waitUntilAllCoveredAndCommitted()
+            #expect(survivor.isRunning)
+        }
+    }
+
+    @Test func brokerDownAndRequestErrorsLoseNothing() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1)
+        defer { cluster.shutdown() }
+        try cluster.createTopic(topic, partitions: 4)
+        try await withFaultRig { rig in
+            rig.useBroker(cluster.bootstrapServers)
+            try await rig.startSimulator()
+            let service = try await rig.startService(config: try rig.writeConfig())
+            try await rig.produce(150)
+
+            try cluster.setBrokerDown(1)
+            try await Task.sleep(for: .seconds(2))
+            try cluster.setBrokerUp(1)
+            try await rig.produce(150, startingAt: 150)
+
+            // OffsetCommit (8) and Fetch (1) fail a few times with retriable errors.
+            cluster.pushRequestErrors(apiKey: 8, errors: [16, 15, 7])
+            cluster.pushRequestErrors(apiKey: 1, errors: [6, 6, 7])
+            try await rig.produce(150, startingAt: 300)
+            try await rig.waitUntilAllCoveredAndCommitted()
+            #expect(service.isRunning)
+        }
+    }
+
+    @Test func brazeErrorsLatencyAndDropsLoseNothingAndKeepTheBudget() async throws {
+        try await withFaultRig { rig in
+            try await rig.startBroker()
+            try await rig.startSimulator(["--error-rate", "0.3", "--latency", "50ms-300ms", "--drop-rate", "0.1"], rateLimit: "10/10s")
+            let service = try await rig.startService(config: try rig.writeConfig(rateLimit: "10/10s"))
+            try await rig.produce(90)
+            try await Task.sleep(for: .seconds(1))
+            try await rig.produce(90, startingAt: 90)
+            try await rig.waitUntilAllCoveredAndCommitted(seconds: 50)
+            #expect(service.isRunning)
+
+            let triggers = try await rig.simulatorLog().filter { $0.kind == .trigger }.map(\.receivedAt).sorted()
+            // G4: no 10 s window holds more than 10 triggers. The window is shortened by 100 ms
+            // because the log stamps arrival, a few ms after the service spent its token.
+            var busiest = 0
+            for (index, start) in triggers.enumerated() {
+                busiest = max(busiest, triggers[index...].prefix { $0 < start + 9.9 }.count)
+            }
+            #expect(busiest <= 10, "at most 10 triggers in any 10 s window, saw \(busiest)")
+            let rateLimited = try await rig.simulatorLog().filter { $0.status == 429 && $0.message?.lowercased().contains("rate") == true }
+            #expect(rateLimited.isEmpty, "the simulator never had to rate-limit a trigger")
+        }
+    }
+
+    @Test func failoverTheSurvivorTakesOverAndCoversEverything() async throws {
+        try await withFaultRig(partitions: 6) { rig in
+            try await rig.startBroker()
+            try await rig.startSimulator()
+            let config = try rig.writeConfig()
+            let first = try await rig.startService(config: config)
+            let second = try await rig.startService(config: config)
+            // The first member gives up partitions to the second (cooperative rebalance).
+            _ = try await first.waitForOutput("revoked")
+            async let burst: Void = rig.produce(300)
+            try await Task.sleep(for: .milliseconds(400))
+            first.kill9()
+            try await burst
+            try await rig.produce(60, startingAt: 300)
+            try await rig.waitUntilAllCoveredAndCommitted(seconds: 40)
+            #expect(second.isRunning)
+        }
+    }
+
+    @Test func sigtermTriggersDirtyIntegrationsCommitsAndExitsZero() async throws {
+        try await withFaultRig { rig in
+            try await rig.startBroker()
+            try await rig.startSimulator()
+            // Coalescing would wait 30 s: only the shutdown can trigger these.
+            let service = try await rig.startService(config: try rig.writeConfig(quiet: "30s", maxDelay: "60s", http: true))
+            let portLine = try await service.waitForOutput("http endpoints on port")
+            let port = portLine.components(separatedBy: "http endpoints on port ").last?.prefix { $0.isNumber } ?? ""
+            try await rig.produce(90)
+            let metricsURL = URL(string: "http://127.0.0.1:\(port)/metrics")!
+            let consumedAll = try await waitUntil(seconds: 15) {
+                guard let (data, _) = try? await URLSession.shared.data(from: metricsURL) else { return false }
+                return String(decoding: data, as: UTF8.self).contains("syncbridge_uncommitted_events 90")
+            }
+            #expect(consumedAll, "the service consumed all 90 events")
+            #expect(try await rig.simulatorLog().filter { $0.kind == .trigger }.isEmpty)
+
+            let stopAt = Date().timeIntervalSince1970
+            service.terminate()
+            #expect(await service.waitForExit(seconds: 15) == 0, "exit code 0 after SIGTERM")
+            let accepted = try await rig.simulatorLog().filter { $0.kind == .trigger && $0.status == 202 }
+            #expect(Set(accepted.compactMap(\.integrationID)) == Set(integrations))
+            #expect(accepted.allSatisfy { $0.receivedAt >= stopAt })
+            #expect(try await rig.uncovered().isEmpty)
+            // Everything committed: a restarted member would get nothing again.
+            #expect(try rig.committed() == rig.expectedCommits)
+        }
+    }
+}
+
+func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
