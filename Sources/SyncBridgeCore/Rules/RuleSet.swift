@@ -3,49 +3,88 @@ import Synchronization
 /// The compiled rules table: maps one event to the integrations it should sync.
 ///
 /// It owns matching and the per-event validation of G8 (values that are not JSON,
-/// IDs in events that are not UUIDs). It keeps a per-topic index so that only rules
-/// whose topic predicate holds are looked at, and parses a value only when one of
-/// those rules needs JSON.
+/// IDs in events that are not UUIDs). Per topic it caches a plan: the rules whose topic
+/// predicate holds, and the JSON pointers those rules read. A value is scanned only when
+/// one of those rules needs JSON, and then only the values at those pointers are built.
 public final class RuleSet: Sendable {
     public let rules: [Rule]
     /// Values larger than this are never parsed (G8: oversized).
     public let maxValueBytes: Int
-    private let candidatesByTopic = Mutex<[String: [Int]]>([:])
+    private let plansByTopic = Mutex<[String: TopicPlan]>([:])
 
     public init(rules: [Rule], maxValueBytes: Int = 1 << 20) {
         self.rules = rules
         self.maxValueBytes = maxValueBytes
     }
 
-    /// Indices of the rules whose topic predicate holds for `topic`; cached per topic.
-    func candidates(for topic: String) -> [Int] {
-        if let cached = candidatesByTopic.withLock({ $0[topic] }) { return cached }
-        let computed = rules.indices.filter { rules[$0].topic?.matches(topic) ?? true }
-        candidatesByTopic.withLock { $0[topic] = computed }
-        return computed
+    /// The rules that can match one topic, and where their JSON inputs sit in an extraction.
+    final class TopicPlan: Sendable {
+        let candidates: [Int]
+        let pointers: JSONPointerSet
+        /// Per candidate: the slot of each `json` predicate's pointer, in `Rule.json` order.
+        let predicateSlots: [[Int]]
+        /// Per candidate: the slot of its `sync_from` pointer.
+        let syncFromSlots: [Int?]
+
+        init(candidates: [Int], rules: [Rule]) {
+            self.candidates = candidates
+            var pointers: [JSONPointer] = []
+            for index in candidates {
+                pointers += rules[index].json.map(\.pointer)
+                if case .fromEvent(let pointer, _) = rules[index].integrations { pointers.append(pointer) }
+            }
+            let set = JSONPointerSet(pointers)
+            self.pointers = set
+            predicateSlots = candidates.map { rules[$0].json.map { set.slot(of: $0.pointer)! } }
+            syncFromSlots = candidates.map { index in
+                if case .fromEvent(let pointer, _) = rules[index].integrations { return set.slot(of: pointer) }
+                return nil
+            }
+        }
+    }
+
+    /// The plan for `topic`; computed once per topic.
+    func plan(for topic: String) -> TopicPlan {
+        if let cached = plansByTopic.withLock({ $0[topic] }) { return cached }
+        let candidates = rules.indices.filter { rules[$0].topic?.matches(topic) ?? true }
+        let plan = TopicPlan(candidates: candidates, rules: rules)
+        plansByTopic.withLock { $0[topic] = plan }
+        return plan
     }
 
     public func evaluate(_ event: IncomingEvent) -> RuleMatch {
         var match = RuleMatch()
-        let candidates = candidates(for: event.topic)
-        guard !candidates.isEmpty else { return match }
-        var document = ParsedValue.notParsed
-        for index in candidates {
+        let plan = plan(for: event.topic)
+        guard !plan.candidates.isEmpty else { return match }
+        var document = ExtractedValues.notParsed
+        for (position, index) in plan.candidates.enumerated() {
             let rule = rules[index]
             guard Self.envelopeHolds(rule, event) else { continue }
             if rule.needsJSON {
-                if case .notParsed = document { document = parse(event.value) }
-                guard case .json(let json) = document else { continue }
-                guard rule.json.allSatisfy({ $0.predicate.holds(for: json.resolve($0.pointer)) }) else { continue }
+                if case .notParsed = document { document = extract(event.value, plan.pointers) }
+                guard case .values(let values) = document else { continue }
+                let slots = plan.predicateSlots[position]
+                var holds = true
+                for (predicate, slot) in zip(rule.json, slots) where !predicate.predicate.holds(for: values[slot]) {
+                    holds = false
+                    break
+                }
+                guard holds else { continue }
                 match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, json, into: &match)
+                resolveIntegrations(rule, found: plan.syncFromSlots[position].flatMap { values[$0] }, into: &match)
             } else {
                 match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, nil, into: &match)
+                resolveIntegrations(rule, found: nil, into: &match)
             }
         }
         if case .invalid(let reason) = document { match.invalidValue = reason }
         return match
+    }
+
+    enum ExtractedValues {
+        case notParsed
+        case values([JSONValue?])
+        case invalid(InvalidReason)
     }
 
     enum ParsedValue {
@@ -54,18 +93,33 @@ public final class RuleSet: Sendable {
         case invalid(InvalidReason)
     }
 
+    func extract(_ value: [UInt8]?, _ pointers: JSONPointerSet) -> ExtractedValues {
+        guard let value else { return .invalid(.tombstone) }
+        guard value.count <= maxValueBytes else { return .invalid(.oversized) }
+        do {
+            return .values(try JSONParser.extract(pointers, from: value))
+        } catch {
+            return .invalid(Self.reason(error))
+        }
+    }
+
+    /// The full parse, for `rules test`, which shows what the event holds.
     func parse(_ value: [UInt8]?) -> ParsedValue {
         guard let value else { return .invalid(.tombstone) }
         guard value.count <= maxValueBytes else { return .invalid(.oversized) }
         do {
             return .json(try JSONParser.parse(value))
         } catch {
-            switch error.kind {
-            case .invalidUTF8: return .invalid(.invalidUTF8)
-            case .tooDeep: return .invalid(.tooDeep)
-            case .empty: return .invalid(.empty)
-            default: return .invalid(.invalidJSON)
-            }
+            return .invalid(Self.reason(error))
+        }
+    }
+
+    static func reason(_ error: JSONError) -> InvalidReason {
+        switch error.kind {
+        case .invalidUTF8: return .invalidUTF8
+        case .tooDeep: return .tooDeep
+        case .empty: return .empty
+        default: return .invalidJSON
         }
     }
 
@@ -86,12 +140,12 @@ public final class RuleSet: Sendable {
         return header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    func resolveIntegrations(_ rule: Rule, _ json: JSONValue?, into match: inout RuleMatch) {
+    /// Adds the rule's integrations; `found` is the value at its `sync_from` pointer.
+    func resolveIntegrations(_ rule: Rule, found: JSONValue?, into match: inout RuleMatch) {
         switch rule.integrations {
         case .fixed(let ids):
             for id in ids { match.add(IntegrationKey(target: rule.target, integrationID: id), rule.coalesce) }
         case .fromEvent(let pointer, let allowed):
-            let found = json?.resolve(pointer)
             let texts: [String]
             switch found {
             case .string(let text)?: texts = [text]
