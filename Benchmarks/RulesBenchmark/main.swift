@@ -2,7 +2,8 @@
 // rules on realistic payloads, beside decoding the same payloads with Foundation's
 // JSONSerialization and with our full parser. One thread: the numbers are per core.
 //
-//   swift build -c release --product RulesBenchmark && .build/release/RulesBenchmark [seconds-per-cell]
+//   swift build -c release --product RulesBenchmark
+//   .build/release/RulesBenchmark [seconds-per-cell [payload-prefix [rule-count]]]
 import Foundation
 import SyncBridgeCore
 
@@ -19,7 +20,7 @@ struct Payload {
 let tables = (0..<1000).map { "TABLE_\($0)" }
 
 func warehouseLoad(_ table: String, _ i: Int) -> String {
-    #"{"database":"PROD","schema":"ANALYTICS","table":"\#(table)","rows":\#(1000 + i * 37),"loaded_at":"2026-11-28T21:04:12Z","job":"\#(table.lowercased())_incremental","warehouse":"LOAD_WH","query_id":"01b2c3d4-0000-5e6f-0000-0001a2b3c4d5","bytes_scanned":\#(8_000_000 + i),"duration_ms":\#(4000 + i % 900),"status":"SUCCESS"}"#
+    #"{"database":"PROD","schema":"ANALYTICS","table":"\#(table)","rows":\#(1000 + i * 37),"loaded_at":"2026-11-28T21:04:12Z","job":"\#(table.lowercased())_incremental","warehouse":"LOAD_WH","query_id":"01b2c3d4-0000-5e6f-0000-0001a2b3c4d5","bytes_scanned":\#(8_000_000 + i),"duration_ms":\#(4000 + i % 900),"status":"SUCCESS","source":"snowflake","owner":"data-eng"}"#
 }
 
 func cloudEvent(_ table: String, _ i: Int) -> String {
@@ -97,22 +98,26 @@ func format(_ rate: Double) -> String {
 }
 
 let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 0.3
+/// Optional: only payloads whose name starts with this, and only this rule count (for profiling).
+let only = CommandLine.arguments.dropFirst(2).first
+let onlyCount = CommandLine.arguments.dropFirst(3).first.flatMap(Int.init)
 
 print("events/s on one core (best of 3 × \(seconds)s); match = RuleSet.evaluate (lazy decode + rules)")
 print("")
 let header = ["payload", "bytes", "rules", "matched", "match ev/s", "full parse", "Foundation", "match÷Foundation", "full÷Foundation"]
 print(header.map { $0.padding(toLength: $0 == "match÷Foundation" || $0 == "full÷Foundation" ? 17 : 12, withPad: " ", startingAt: 0) }.joined())
 
-for payload in payloads {
+for payload in payloads where only.map(payload.name.hasPrefix) ?? true {
     let values = payload.values
-    let foundation = rate(seconds: seconds) { i in
+    // Profiling one cell (a rule count given) skips the comparisons.
+    let foundation = onlyCount != nil ? .nan : rate(seconds: seconds) { i in
         let object = try? JSONSerialization.jsonObject(with: Data(values[i & 63]), options: [])
         return object == nil ? 0 : 1
     }
-    let full = rate(seconds: seconds) { i in
+    let full = onlyCount != nil ? .nan : rate(seconds: seconds) { i in
         (try? JSONParser.parse(values[i & 63])) == nil ? 0 : 1
     }
-    for count in [10, 100, 1000] {
+    for count in [10, 100, 1000] where onlyCount.map({ $0 == count }) ?? true {
         let rules = try ConfigLoader.load(text: rulesYAML(count: count), file: "bench.yaml").rules
         let events = values.map { IncomingEvent(topic: payload.topic, value: $0) }
         let matched = events.filter { !rules.evaluate($0).demands.isEmpty }.count

@@ -175,6 +175,19 @@ enum JSONDocuments {
         #expect(Self.agree([0xFF, 0xFE, 0x7B, 0x7D], pointers), "UTF-16 byte-order mark")
     }
 
+    @Test func numbersReadAsTheStandardLibraryReadsThem() async {
+        await propertyCheck(count: 2000, input: Gen.int(in: 0...Int.max)) { seed in
+            var rng = SplitMix64(seed: UInt64(seed))
+            let digits = String(UInt64.random(in: 0...UInt64.max, using: &rng)).prefix(Int.random(in: 1...19, using: &rng))
+            let integer = digits.count > 1 ? String(digits.drop { $0 == "0" }.isEmpty ? "0" : digits.drop { $0 == "0" }) : String(digits)
+            let sign = Bool.random(using: &rng) ? "-" : ""
+            let fraction = Int.random(in: 0..<3, using: &rng) == 0 ? ".\(Int.random(in: 0...999, using: &rng))" : ""
+            let exponent = Int.random(in: 0..<4, using: &rng) == 0 ? "e\(Int.random(in: -30...30, using: &rng))" : ""
+            let text = sign + integer + fraction + exponent
+            #expect((try? JSONParser.parse(text)) == .number(Double(text)!), "\(text)")
+        }
+    }
+
     @Test func utf8ValidatorMatchesTheStandardLibrary() async {
         await propertyCheck(count: 3000, input: Gen.uint8().array(of: 0...8)) { bytes in
             let ours = bytes.withUnsafeBufferPointer { JSONParser.isValidUTF8($0, 0..<$0.count) }

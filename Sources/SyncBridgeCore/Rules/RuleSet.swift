@@ -10,45 +10,102 @@ public final class RuleSet: Sendable {
     public let rules: [Rule]
     /// Values larger than this are never parsed (G8: oversized).
     public let maxValueBytes: Int
-    private let plansByTopic = Mutex<[String: TopicPlan]>([:])
+    private let plansByTopic = Mutex<(last: (topic: String, plan: TopicPlan)?, all: [String: TopicPlan])>((nil, [:]))
 
     public init(rules: [Rule], maxValueBytes: Int = 1 << 20) {
         self.rules = rules
         self.maxValueBytes = maxValueBytes
     }
 
-    /// The rules that can match one topic, and where their JSON inputs sit in an extraction.
+    /// The rules that can match one topic, compiled for the hot path.
+    ///
+    /// Rules are mostly told apart by one value (`/table: ORDERS`), so rules whose first
+    /// equality or any-of predicate can be hashed are found through a table keyed by that
+    /// value instead of being tested one by one; the rest are always tested.
     final class TopicPlan: Sendable {
-        let candidates: [Int]
-        let pointers: JSONPointerSet
-        /// Per candidate: the slot of each `json` predicate's pointer, in `Rule.json` order.
-        let predicateSlots: [[Int]]
-        /// Per candidate: the slot of its `sync_from` pointer.
-        let syncFromSlots: [Int?]
+        struct Candidate: Sendable {
+            var rule: Int
+            var hasEnvelope: Bool
+            var needsJSON: Bool
+            var predicates: [SlotPredicate]
+            var syncFromSlot: Int?
+        }
 
-        init(candidates: [Int], rules: [Rule]) {
-            self.candidates = candidates
+        struct SlotPredicate: Sendable {
+            var slot: Int
+            var predicate: JSONPredicate
+        }
+
+        struct ValueIndex: Sendable {
+            var slot: Int
+            var positions: [JSONValue: [Int]]
+        }
+
+        let candidates: [Candidate]
+        let pointers: JSONPointerSet
+        /// Positions in `candidates` that are always tested, ascending.
+        let scanned: [Int]
+        let indexes: [ValueIndex]
+        /// Whether some indexed rule has no key or header predicate (then the value is always needed).
+        let indexedWithoutEnvelope: Bool
+        let indexed: [Int]
+
+        init(candidates indices: [Int], rules: [Rule]) {
             var pointers: [JSONPointer] = []
-            for index in candidates {
+            for index in indices {
                 pointers += rules[index].json.map(\.pointer)
                 if case .fromEvent(let pointer, _) = rules[index].integrations { pointers.append(pointer) }
             }
             let set = JSONPointerSet(pointers)
             self.pointers = set
-            predicateSlots = candidates.map { rules[$0].json.map { set.slot(of: $0.pointer)! } }
-            syncFromSlots = candidates.map { index in
-                if case .fromEvent(let pointer, _) = rules[index].integrations { return set.slot(of: pointer) }
-                return nil
+            let candidates = indices.map { index in
+                let rule = rules[index]
+                var syncFrom: Int?
+                if case .fromEvent(let pointer, _) = rule.integrations { syncFrom = set.slot(of: pointer) }
+                return Candidate(
+                    rule: index, hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
+                    predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
+                    syncFromSlot: syncFrom
+                )
             }
+            var scanned: [Int] = [], indexed: [Int] = []
+            var tables: [Int: [JSONValue: [Int]]] = [:]
+            for (position, candidate) in candidates.enumerated() {
+                let keyed = candidate.predicates.lazy.compactMap { entry -> (Int, [JSONValue])? in
+                    switch entry.predicate {
+                    case .equals(let value): return (entry.slot, [value])
+                    case .anyOf(let values): return (entry.slot, values)
+                    case .all: return nil
+                    }
+                }.first
+                guard let (slot, values) = keyed else {
+                    scanned.append(position)
+                    continue
+                }
+                indexed.append(position)
+                for value in Set(values) { tables[slot, default: [:]][value, default: []].append(position) }
+            }
+            self.candidates = candidates
+            self.scanned = scanned
+            self.indexed = indexed
+            indexes = tables.sorted { $0.key < $1.key }.map { ValueIndex(slot: $0.key, positions: $0.value) }
+            indexedWithoutEnvelope = indexed.contains { !candidates[$0].hasEnvelope }
         }
     }
 
     /// The plan for `topic`; computed once per topic.
     func plan(for topic: String) -> TopicPlan {
-        if let cached = plansByTopic.withLock({ $0[topic] }) { return cached }
+        // Runs of events on one topic are the rule: comparing with the last topic beats hashing it.
+        let cached = plansByTopic.withLock { cache -> TopicPlan? in
+            if let last = cache.last, last.topic == topic { return last.plan }
+            guard let plan = cache.all[topic] else { return nil }
+            cache.last = (topic, plan)
+            return plan
+        }
+        if let cached { return cached }
         let candidates = rules.indices.filter { rules[$0].topic?.matches(topic) ?? true }
         let plan = TopicPlan(candidates: candidates, rules: rules)
-        plansByTopic.withLock { $0[topic] = plan }
+        plansByTopic.withLock { $0.all[topic] = plan }
         return plan
     }
 
@@ -57,25 +114,36 @@ public final class RuleSet: Sendable {
         let plan = plan(for: event.topic)
         guard !plan.candidates.isEmpty else { return match }
         var document = ExtractedValues.notParsed
-        for (position, index) in plan.candidates.enumerated() {
-            let rule = rules[index]
-            guard Self.envelopeHolds(rule, event) else { continue }
-            if rule.needsJSON {
+        var positions = plan.scanned
+        // The value is read only when a rule that needs it passes its key and header predicates.
+        if !plan.indexes.isEmpty,
+           plan.indexedWithoutEnvelope || plan.indexed.contains(where: { Self.envelopeHolds(rules[plan.candidates[$0].rule], event) }) {
+            document = extract(event.value, plan.pointers)
+            if case .values(let values) = document {
+                for index in plan.indexes {
+                    if let value = values[index.slot], let hits = index.positions[value] { positions += hits }
+                }
+                if positions.count > plan.scanned.count { positions.sort() }
+            }
+        }
+        for position in positions {
+            let candidate = plan.candidates[position]
+            let rule = candidate.rule
+            if candidate.hasEnvelope, !Self.envelopeHolds(rules[rule], event) { continue }
+            var found: JSONValue?
+            if candidate.needsJSON {
                 if case .notParsed = document { document = extract(event.value, plan.pointers) }
                 guard case .values(let values) = document else { continue }
-                let slots = plan.predicateSlots[position]
                 var holds = true
-                for (predicate, slot) in zip(rule.json, slots) where !predicate.predicate.holds(for: values[slot]) {
+                for entry in candidate.predicates where !entry.predicate.holds(for: values[entry.slot]) {
                     holds = false
                     break
                 }
                 guard holds else { continue }
-                match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, found: plan.syncFromSlots[position].flatMap { values[$0] }, into: &match)
-            } else {
-                match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, found: nil, into: &match)
+                found = candidate.syncFromSlot.flatMap { values[$0] }
             }
+            match.matchedRules.append(rules[rule].name)
+            resolveIntegrations(rules[rule], found: found, into: &match)
         }
         if case .invalid(let reason) = document { match.invalidValue = reason }
         return match
