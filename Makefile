@@ -24,3 +24,5 @@ test: deps
 bench: deps
 	$(SWIFT) build -c release --product SchedulingBenchmark
 	$(SWIFT) run -c release --skip-build SchedulingBenchmark
+	$(SWIFT) build -c release --product RulesBenchmark
+	$(SWIFT) run -c release --skip-build RulesBenchmark

