@@ -105,7 +105,7 @@ let onlyCount = CommandLine.arguments.dropFirst(3).first.flatMap(Int.init)
 print("events/s on one core (best of 3 × \(seconds)s); match = RuleSet.evaluate (lazy decode + rules)")
 print("")
 let header = ["payload", "bytes", "rules", "matched", "match ev/s", "full parse", "Foundation", "match÷Foundation", "full÷Foundation"]
-print(header.map { $0.padding(toLength: $0 == "match÷Foundation" || $0 == "full÷Foundation" ? 17 : 12, withPad: " ", startingAt: 0) }.joined())
+print(header.map { $0.padding(toLength: $0 == "payload" ? 16 : $0.hasSuffix("÷Foundation") ? 17 : 12, withPad: " ", startingAt: 0) }.joined())
 
 for payload in payloads where only.map(payload.name.hasPrefix) ?? true {
     let values = payload.values
@@ -124,7 +124,7 @@ for payload in payloads where only.map(payload.name.hasPrefix) ?? true {
         let match = rate(seconds: seconds) { i in rules.evaluate(events[i & 63]).demands.count }
         let row = [payload.name, "\(payload.bytes)", "\(count)", "\(matched)/\(events.count)", format(match), format(full), format(foundation)]
         let ratios = [String(format: "%.1f×", match / foundation), String(format: "%.1f×", full / foundation)]
-        print(row.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined()
+        print(row.enumerated().map { $1.padding(toLength: $0 == 0 ? 16 : 12, withPad: " ", startingAt: 0) }.joined()
               + ratios.map { $0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined())
     }
 }

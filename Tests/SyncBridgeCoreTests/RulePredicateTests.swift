@@ -111,6 +111,30 @@ import Testing
         #expect(Set(match.demands.keys) == [IntegrationKey(target: "eu", integrationID: orders), IntegrationKey(target: "us", integrationID: users)])
     }
 
+    @Test func indexedAndScannedRulesMatchInRuleOrder() throws {
+        let rules = try ruleSet("""
+          - { name: scan-first, when: { topic: t, json: { /n: { gte: 1 } } }, sync: ["\(orders)"] }
+          - { name: by-table, when: { topic: t, json: { /table: ORDERS, /n: 2 } }, sync: ["\(users)"] }
+          - { name: plain, when: { topic: t }, sync: ["\(debezium)"] }
+          - { name: any-of, when: { topic: t, json: { /n: [2, 3] } }, sync: ["\(orders)"] }
+          - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(users)"] }
+        """)
+        #expect(rules.evaluate(event(#"{"table":"ORDERS","n":2.0}"#, key: "k1")).matchedRules == ["scan-first", "by-table", "plain", "any-of", "keyed"])
+        #expect(rules.evaluate(event(#"{"table":"ORDERS","n":3}"#)).matchedRules == ["scan-first", "plain", "any-of"])
+        #expect(rules.evaluate(event(#"{"table":"USERS"}"#)).matchedRules == ["plain"])
+    }
+
+    @Test func theValueIsReadOnlyWhenARuleThatNeedsItPassesKeyAndHeaders() throws {
+        let rules = try ruleSet("""
+          - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(orders)"] }
+          - { name: plain, when: { topic: t }, sync: ["\(users)"] }
+        """)
+        let other = rules.evaluate(event("not json", key: "x"))
+        #expect(other.invalidValue == nil, "no rule needing JSON applied, so the value was not judged")
+        #expect(other.matchedRules == ["plain"])
+        #expect(rules.evaluate(event("not json", key: "k1")).invalidValue == .invalidJSON)
+    }
+
     // MARK: - Validation (G9): every problem, with its file and line
 
     static func problems(_ rules: String) -> [String] {
