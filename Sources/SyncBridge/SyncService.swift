@@ -114,9 +114,39 @@ public final class SyncService: Service, Sendable {
     public var throttledPartitionCount: Int { loop.throttledPartitions.count }
 
     /// Swaps the rules (SIGHUP or a changed `rules_file`): integrations disabled by 400/404 may be called again.
+    ///
+    /// Only the mapping of new events changes. Events already waiting keep their integrations,
+    /// even ones the new rules no longer name, so a reload loses nothing (G1).
     public func replaceRules(_ rules: RuleSet) {
         engine.rules.withLock { $0 = rules }
         engine.coordinator.withLock { $0.rulesChanged() }
+    }
+
+    /// Reads `configPath` again and swaps in its rules: the reload behind SIGHUP and a changed
+    /// `rules_file`. On any problem the running rules stay and the problems come back as
+    /// `file:line: message` (G9). Other settings need a restart; rules may only name targets
+    /// this process already has.
+    @discardableResult
+    public func reloadRules(from configPath: String, environment: [String: String] = ProcessInfo.processInfo.environment, reason: String) -> Result<RuleSet, ConfigErrors> {
+        let fresh: ServiceConfig
+        do {
+            fresh = try ConfigLoader.load(path: configPath, environment: environment)
+        } catch {
+            logger.error("rules reload (\(reason)) refused; the previous rules keep running:\n\(error.description)")
+            return .failure(error)
+        }
+        let running = Set(config.targets.map(\.name))
+        let unknown = fresh.rules.rules.filter { !running.contains($0.target) }
+        guard unknown.isEmpty else {
+            let errors = ConfigErrors(unknown.map {
+                ConfigIssue(file: fresh.rulesFile, line: $0.line, message: "rule '\($0.name)' uses target '\($0.target)', which this process was not started with; restart to add targets")
+            })
+            logger.error("rules reload (\(reason)) refused; the previous rules keep running:\n\(errors.description)")
+            return .failure(errors)
+        }
+        replaceRules(fresh.rules)
+        logger.notice("rules reloaded (\(reason)): \(fresh.rules.rules.count) rules from \(fresh.rulesFile)")
+        return .success(fresh.rules)
     }
 
     /// Produces a webhook body to a consumed topic (acks=all), for `POST /v1/events/{topic}`.

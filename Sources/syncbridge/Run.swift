@@ -66,15 +66,7 @@ struct RulesReloader: Service {
     }
 
     func reload(reason: String) {
-        do {
-            let fresh = try ConfigLoader.load(path: configPath)
-            service.replaceRules(fresh.rules)
-            logger.notice("rules reloaded (\(reason)): \(fresh.rules.rules.count) rules")
-        } catch let errors as ConfigErrors {
-            logger.error("rules reload (\(reason)) refused; the previous rules keep running: \(errors.description)")
-        } catch {
-            logger.error("rules reload (\(reason)) failed; the previous rules keep running: \(error)")
-        }
+        service.reloadRules(from: configPath, reason: reason)
     }
 
     func modificationDate(_ path: String) -> Date? {

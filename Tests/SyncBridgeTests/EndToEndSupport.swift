@@ -101,7 +101,10 @@ final class Stack: @unchecked Sendable {
     }
 
     func startService(configText: String? = nil, environment: [String: String] = ["E2E_KEY": "e2e-key"]) throws {
-        let config = try ConfigLoader.load(text: configText ?? self.configText(), file: "e2e.yaml")
+        try startService(config: ConfigLoader.load(text: configText ?? self.configText(), file: "e2e.yaml"), environment: environment)
+    }
+
+    func startService(config: ServiceConfig, environment: [String: String] = ["E2E_KEY": "e2e-key"]) throws {
         let service = try SyncService(config: config, environment: environment, logger: quietLogger(), observer: recorder)
         self.service = service
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: quietLogger()))

@@ -1,5 +1,5 @@
 /// A parsed JSON document.
-public enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,8 +9,12 @@ public enum JSONValue: Equatable, Sendable {
 
     /// Follows an RFC 6901 pointer; nil when any step is missing.
     public func resolve(_ pointer: JSONPointer) -> JSONValue? {
+        resolve(tokens: pointer.tokens[...])
+    }
+
+    func resolve(tokens: ArraySlice<String>) -> JSONValue? {
         var current = self
-        for token in pointer.tokens {
+        for token in tokens {
             switch current {
             case .object(let members):
                 guard let next = members[token] else { return nil }

@@ -52,7 +52,11 @@ extension RuleSet {
             }
             let matched = checks.allSatisfy(\.passed)
             var match = RuleMatch()
-            if matched { resolveIntegrations(rule, json, into: &match) }
+            if matched {
+                var found: JSONValue?
+                if case .fromEvent(let pointer, _) = rule.integrations { found = json?.resolve(pointer) }
+                resolveIntegrations(rule, found: found, into: &match)
+            }
             explanations.append(RuleExplanation(
                 rule: rule.name, line: rule.line, checks: checks, matched: matched, target: rule.target,
                 integrations: match.demands.keys.map(\.integrationID).sorted(), problems: match.problems

@@ -142,16 +142,18 @@ enum RuleParser {
         }
     }
 
-    /// A YAML scalar as the JSON value it denotes: plain `true`, `3`, `null` are typed, quoted text stays a string.
+    /// A YAML scalar as the JSON value it denotes: plain `true`, `3`, `null` are typed (the
+    /// YAML 1.2 core schema spellings), quoted text stays a string.
     static func jsonScalar(_ node: Node, reader: inout YAMLReader) -> JSONValue? {
         guard case .scalar(let scalar) = node else { return nil }
         if scalar.style == .plain {
             switch scalar.string {
-            case "null", "~", "": return .null
-            case "true": return .bool(true)
-            case "false": return .bool(false)
+            case "null", "Null", "NULL", "~", "": return .null
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
             default:
-                if let number = Double(scalar.string), scalar.string.first.map({ $0.isNumber || $0 == "-" }) == true { return .number(number) }
+                let text = scalar.string.hasPrefix("+") ? String(scalar.string.dropFirst()) : scalar.string
+                if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true { return .number(number) }
             }
         }
         return reader.expand(scalar.string, at: node, named: "a JSON predicate").map(JSONValue.string)

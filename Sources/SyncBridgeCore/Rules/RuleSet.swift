@@ -3,49 +3,156 @@ import Synchronization
 /// The compiled rules table: maps one event to the integrations it should sync.
 ///
 /// It owns matching and the per-event validation of G8 (values that are not JSON,
-/// IDs in events that are not UUIDs). It keeps a per-topic index so that only rules
-/// whose topic predicate holds are looked at, and parses a value only when one of
-/// those rules needs JSON.
+/// IDs in events that are not UUIDs). Per topic it caches a plan: the rules whose topic
+/// predicate holds, and the JSON pointers those rules read. A value is scanned only when
+/// one of those rules needs JSON, and then only the values at those pointers are built.
 public final class RuleSet: Sendable {
     public let rules: [Rule]
     /// Values larger than this are never parsed (G8: oversized).
     public let maxValueBytes: Int
-    private let candidatesByTopic = Mutex<[String: [Int]]>([:])
+    private let plansByTopic = Mutex<(last: (topic: String, plan: TopicPlan)?, all: [String: TopicPlan])>((nil, [:]))
 
     public init(rules: [Rule], maxValueBytes: Int = 1 << 20) {
         self.rules = rules
         self.maxValueBytes = maxValueBytes
     }
 
-    /// Indices of the rules whose topic predicate holds for `topic`; cached per topic.
-    func candidates(for topic: String) -> [Int] {
-        if let cached = candidatesByTopic.withLock({ $0[topic] }) { return cached }
-        let computed = rules.indices.filter { rules[$0].topic?.matches(topic) ?? true }
-        candidatesByTopic.withLock { $0[topic] = computed }
-        return computed
+    /// The rules that can match one topic, compiled for the hot path.
+    ///
+    /// Rules are mostly told apart by one value (`/table: ORDERS`), so rules whose first
+    /// equality or any-of predicate can be hashed are found through a table keyed by that
+    /// value instead of being tested one by one; the rest are always tested.
+    final class TopicPlan: Sendable {
+        struct Candidate: Sendable {
+            var rule: Int
+            var hasEnvelope: Bool
+            var needsJSON: Bool
+            var predicates: [SlotPredicate]
+            var syncFromSlot: Int?
+        }
+
+        struct SlotPredicate: Sendable {
+            var slot: Int
+            var predicate: JSONPredicate
+        }
+
+        struct ValueIndex: Sendable {
+            var slot: Int
+            var positions: [JSONValue: [Int]]
+        }
+
+        let candidates: [Candidate]
+        let pointers: JSONPointerSet
+        /// Positions in `candidates` that are always tested, ascending.
+        let scanned: [Int]
+        let indexes: [ValueIndex]
+        /// Whether some indexed rule has no key or header predicate (then the value is always needed).
+        let indexedWithoutEnvelope: Bool
+        let indexed: [Int]
+
+        init(candidates indices: [Int], rules: [Rule]) {
+            var pointers: [JSONPointer] = []
+            for index in indices {
+                pointers += rules[index].json.map(\.pointer)
+                if case .fromEvent(let pointer, _) = rules[index].integrations { pointers.append(pointer) }
+            }
+            let set = JSONPointerSet(pointers)
+            self.pointers = set
+            let candidates = indices.map { index in
+                let rule = rules[index]
+                var syncFrom: Int?
+                if case .fromEvent(let pointer, _) = rule.integrations { syncFrom = set.slot(of: pointer) }
+                return Candidate(
+                    rule: index, hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
+                    predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
+                    syncFromSlot: syncFrom
+                )
+            }
+            var scanned: [Int] = [], indexed: [Int] = []
+            var tables: [Int: [JSONValue: [Int]]] = [:]
+            for (position, candidate) in candidates.enumerated() {
+                let keyed = candidate.predicates.lazy.compactMap { entry -> (Int, [JSONValue])? in
+                    switch entry.predicate {
+                    case .equals(let value): return (entry.slot, [value])
+                    case .anyOf(let values): return (entry.slot, values)
+                    case .all: return nil
+                    }
+                }.first
+                guard let (slot, values) = keyed else {
+                    scanned.append(position)
+                    continue
+                }
+                indexed.append(position)
+                for value in Set(values) { tables[slot, default: [:]][value, default: []].append(position) }
+            }
+            self.candidates = candidates
+            self.scanned = scanned
+            self.indexed = indexed
+            indexes = tables.sorted { $0.key < $1.key }.map { ValueIndex(slot: $0.key, positions: $0.value) }
+            indexedWithoutEnvelope = indexed.contains { !candidates[$0].hasEnvelope }
+        }
+    }
+
+    /// The plan for `topic`; computed once per topic.
+    func plan(for topic: String) -> TopicPlan {
+        // Runs of events on one topic are the rule: comparing with the last topic beats hashing it.
+        let cached = plansByTopic.withLock { cache -> TopicPlan? in
+            if let last = cache.last, last.topic == topic { return last.plan }
+            guard let plan = cache.all[topic] else { return nil }
+            cache.last = (topic, plan)
+            return plan
+        }
+        if let cached { return cached }
+        let candidates = rules.indices.filter { rules[$0].topic?.matches(topic) ?? true }
+        let plan = TopicPlan(candidates: candidates, rules: rules)
+        plansByTopic.withLock { $0.all[topic] = plan }
+        return plan
     }
 
     public func evaluate(_ event: IncomingEvent) -> RuleMatch {
         var match = RuleMatch()
-        let candidates = candidates(for: event.topic)
-        guard !candidates.isEmpty else { return match }
-        var document = ParsedValue.notParsed
-        for index in candidates {
-            let rule = rules[index]
-            guard Self.envelopeHolds(rule, event) else { continue }
-            if rule.needsJSON {
-                if case .notParsed = document { document = parse(event.value) }
-                guard case .json(let json) = document else { continue }
-                guard rule.json.allSatisfy({ $0.predicate.holds(for: json.resolve($0.pointer)) }) else { continue }
-                match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, json, into: &match)
-            } else {
-                match.matchedRules.append(rule.name)
-                resolveIntegrations(rule, nil, into: &match)
+        let plan = plan(for: event.topic)
+        guard !plan.candidates.isEmpty else { return match }
+        var document = ExtractedValues.notParsed
+        var positions = plan.scanned
+        // The value is read only when a rule that needs it passes its key and header predicates.
+        if !plan.indexes.isEmpty,
+           plan.indexedWithoutEnvelope || plan.indexed.contains(where: { Self.envelopeHolds(rules[plan.candidates[$0].rule], event) }) {
+            document = extract(event.value, plan.pointers)
+            if case .values(let values) = document {
+                for index in plan.indexes {
+                    if let value = values[index.slot], let hits = index.positions[value] { positions += hits }
+                }
+                if positions.count > plan.scanned.count { positions.sort() }
             }
+        }
+        for position in positions {
+            let candidate = plan.candidates[position]
+            let rule = candidate.rule
+            if candidate.hasEnvelope, !Self.envelopeHolds(rules[rule], event) { continue }
+            var found: JSONValue?
+            if candidate.needsJSON {
+                if case .notParsed = document { document = extract(event.value, plan.pointers) }
+                guard case .values(let values) = document else { continue }
+                var holds = true
+                for entry in candidate.predicates where !entry.predicate.holds(for: values[entry.slot]) {
+                    holds = false
+                    break
+                }
+                guard holds else { continue }
+                found = candidate.syncFromSlot.flatMap { values[$0] }
+            }
+            match.matchedRules.append(rules[rule].name)
+            resolveIntegrations(rules[rule], found: found, into: &match)
         }
         if case .invalid(let reason) = document { match.invalidValue = reason }
         return match
+    }
+
+    enum ExtractedValues {
+        case notParsed
+        case values([JSONValue?])
+        case invalid(InvalidReason)
     }
 
     enum ParsedValue {
@@ -54,18 +161,33 @@ public final class RuleSet: Sendable {
         case invalid(InvalidReason)
     }
 
+    func extract(_ value: [UInt8]?, _ pointers: JSONPointerSet) -> ExtractedValues {
+        guard let value else { return .invalid(.tombstone) }
+        guard value.count <= maxValueBytes else { return .invalid(.oversized) }
+        do {
+            return .values(try JSONParser.extract(pointers, from: value))
+        } catch {
+            return .invalid(Self.reason(error))
+        }
+    }
+
+    /// The full parse, for `rules test`, which shows what the event holds.
     func parse(_ value: [UInt8]?) -> ParsedValue {
         guard let value else { return .invalid(.tombstone) }
         guard value.count <= maxValueBytes else { return .invalid(.oversized) }
         do {
             return .json(try JSONParser.parse(value))
         } catch {
-            switch error.kind {
-            case .invalidUTF8: return .invalid(.invalidUTF8)
-            case .tooDeep: return .invalid(.tooDeep)
-            case .empty: return .invalid(.empty)
-            default: return .invalid(.invalidJSON)
-            }
+            return .invalid(Self.reason(error))
+        }
+    }
+
+    static func reason(_ error: JSONError) -> InvalidReason {
+        switch error.kind {
+        case .invalidUTF8: return .invalidUTF8
+        case .tooDeep: return .tooDeep
+        case .empty: return .empty
+        default: return .invalidJSON
         }
     }
 
@@ -86,12 +208,12 @@ public final class RuleSet: Sendable {
         return header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    func resolveIntegrations(_ rule: Rule, _ json: JSONValue?, into match: inout RuleMatch) {
+    /// Adds the rule's integrations; `found` is the value at its `sync_from` pointer.
+    func resolveIntegrations(_ rule: Rule, found: JSONValue?, into match: inout RuleMatch) {
         switch rule.integrations {
         case .fixed(let ids):
             for id in ids { match.add(IntegrationKey(target: rule.target, integrationID: id), rule.coalesce) }
         case .fromEvent(let pointer, let allowed):
-            let found = json?.resolve(pointer)
             let texts: [String]
             switch found {
             case .string(let text)?: texts = [text]
