@@ -24,12 +24,13 @@ struct Scenario {
         }
         let jobSeed = UInt64(seed)
         braze = VirtualBraze(limits: ["braze": limits]) { key, start in
-            var random = SplitMix64(seed: jobSeed ^ UInt64(bitPattern: Int64(start.sinceOrigin.components.seconds)) ^ UInt64(key.integrationID.hashValue & 0xFFFF))
+            var random = SplitMix64(seed: jobSeed ^ UInt64(bitPattern: Int64(start.sinceOrigin.components.seconds)) ^ UInt64(key.integrationID.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
             return .milliseconds(Int64.random(in: 500...90_000, using: &random))
         }
         braze.unknownIntegrations = [unknown]
         braze.fault = { _, at in
-            var random = SplitMix64(seed: jobSeed &+ UInt64(at.sinceOrigin.components.attoseconds / 1_000_000))
+            // Whole time, not just the fraction: retries spaced by exactly the rate window must draw anew.
+            var random = SplitMix64(seed: jobSeed &+ UInt64(bitPattern: Int64(at.sinceOrigin.seconds * 1_000_000)))
             switch Int.random(in: 0..<100, using: &random) {
             case 0..<15: return .serverError(status: 503)
             case 15..<20: return .networkError
