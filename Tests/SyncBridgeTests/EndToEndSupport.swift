@@ -155,3 +155,11 @@ func simulatorConfig(syncDuration: ClosedRange<Duration> = .milliseconds(200)...
 }
 
 func event(table: String, rows: Int = 10) -> String { #"{"table":"\#(table)","rows":\#(rows)}"# }
+
+/// Runs blocking work (librdkafka polls) on its own thread, so a waiting test does not
+/// hold one of the few cooperative threads that the other tests' tasks need.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

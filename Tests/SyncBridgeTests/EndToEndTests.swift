@@ -27,13 +27,17 @@ import SyncBridgeCore
         await stack.stopService()
 
         // Nothing is redelivered to the group after a graceful stop.
-        let consumer = try KafkaConsumer(bootstrapServers: stack.cluster.bootstrapServers, groupID: "e2e", topics: [topic], properties: quickGroup)
-        var redelivered = 0
-        let deadline = ContinuousClock.now + .seconds(4)
-        while ContinuousClock.now < deadline {
-            if case .message? = consumer.poll(timeoutMilliseconds: 100) { redelivered += 1 }
+        let bootstrap = stack.cluster.bootstrapServers
+        let redelivered = try await onOwnThread {
+            let consumer = try KafkaConsumer(bootstrapServers: bootstrap, groupID: "e2e", topics: [topic], properties: quickGroup)
+            defer { consumer.close() }
+            var redelivered = 0
+            let deadline = ContinuousClock.now + .seconds(4)
+            while ContinuousClock.now < deadline {
+                if case .message? = consumer.poll(timeoutMilliseconds: 100) { redelivered += 1 }
+            }
+            return redelivered
         }
-        consumer.close()
         #expect(redelivered == 0)
         await stack.shutdown()
     }
@@ -79,7 +83,7 @@ import SyncBridgeCore
         try stack.startService()
         try await stack.produce([("cdi.requests", #"{"integration_id":"\#(missingIntegration)"}"#)])
         #expect(await stack.waitUntil { stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == 1 })
-        let dead = try readDeadLetters(stack, count: 1)
+        let dead = try await readDeadLetters(stack, count: 1)
         #expect(dead.count == 1)
         let headers = Dictionary(dead.first?.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) } ?? [], uniquingKeysWith: { $1 })
         #expect(headers["syncbridge.reason"] == "integration_not_found")
@@ -189,13 +193,16 @@ import SyncBridgeCore
     }
 }
 
-func readDeadLetters(_ stack: Stack, count: Int) throws -> [KafkaMessage] {
-    let consumer = try KafkaConsumer(bootstrapServers: stack.cluster.bootstrapServers, groupID: "dlq-reader-\(UUID())", topics: [deadLetterTopic], properties: quickGroup)
-    defer { consumer.close() }
-    var messages: [KafkaMessage] = []
-    let deadline = ContinuousClock.now + .seconds(15)
-    while messages.count < count, ContinuousClock.now < deadline {
-        if case .message(let message)? = consumer.poll(timeoutMilliseconds: 100) { messages.append(message) }
+func readDeadLetters(_ stack: Stack, count: Int) async throws -> [KafkaMessage] {
+    let bootstrap = stack.cluster.bootstrapServers
+    return try await onOwnThread {
+        let consumer = try KafkaConsumer(bootstrapServers: bootstrap, groupID: "dlq-reader-\(UUID())", topics: [deadLetterTopic], properties: quickGroup)
+        defer { consumer.close() }
+        var messages: [KafkaMessage] = []
+        let deadline = ContinuousClock.now + .seconds(15)
+        while messages.count < count, ContinuousClock.now < deadline {
+            if case .message(let message)? = consumer.poll(timeoutMilliseconds: 100) { messages.append(message) }
+        }
+        return messages
     }
-    return messages
 }

@@ -50,7 +50,9 @@ import SyncBridgeCore
         try await stack.produce([(topic, event(table: "ORDERS"))])
         #expect(await stack.waitUntil { stack.recorder.committedTotal == 3 }, "every event covered and committed")
         let consumed = stack.recorder.consumedEvents.withLock { $0 }
-        #expect(consumed.map { $0.keys.map(\.integrationID) } == [[integrationOrders], [integrationUsers], [integrationItems]])
+        // The two events before the reload may arrive in either order (different partitions).
+        #expect(Set(consumed.prefix(2).flatMap { $0.keys.map(\.integrationID) }) == [integrationOrders, integrationUsers])
+        #expect(consumed.last?.keys.map(\.integrationID) == [integrationItems])
 
         let triggers = await stack.simulator.requests().filter { $0.kind == .trigger && $0.status == 202 }
         let triggered = Dictionary(grouping: triggers, by: { $0.integrationID ?? "" }).mapValues(\.count)
