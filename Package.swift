@@ -41,6 +41,7 @@ let package = Package(
         .target(
             name: "BrazeSimulator",
             dependencies: [
+                "SyncBridgeCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

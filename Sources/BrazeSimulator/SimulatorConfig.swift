@@ -1,16 +1,7 @@
+import SyncBridgeCore
+
 /// How a `BrazeSimulator` behaves: its workspace, its limits and the faults it injects.
 public struct SimulatorConfig: Sendable {
-    /// At most `count` requests within any `window`.
-    public struct RateLimit: Sendable, Equatable {
-        public var count: Int
-        public var window: Duration
-
-        public init(count: Int, window: Duration) {
-            self.count = count
-            self.window = window
-        }
-    }
-
     /// The bearer token the simulator accepts; anything else gets 401.
     public var apiKey: String
     /// Keys that authenticate but lack the CDI permission; they get 403.

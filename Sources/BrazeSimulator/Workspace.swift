@@ -1,4 +1,5 @@
 import Foundation
+import SyncBridgeCore
 
 /// A CDI request as the workspace sees it.
 struct CDICall: Sendable {
@@ -221,11 +222,11 @@ enum Cursor {
 
 /// Admits at most `limit.count` requests within any window of `limit.window`.
 struct SlidingWindow {
-    let limit: SimulatorConfig.RateLimit
+    let limit: RateLimit
     /// Admission times in epoch seconds, oldest first.
     private var admitted: [Double] = []
 
-    init(_ limit: SimulatorConfig.RateLimit) { self.limit = limit }
+    init(_ limit: RateLimit) { self.limit = limit }
 
     mutating func admit(at now: Double) -> Bool {
         expire(at: now)

@@ -164,12 +164,12 @@ public final class SyncService: Service, Sendable {
 }
 
 /// Reads a target's API key from its environment variable or file (G10: never from the config).
-enum APIKeyLoader {
-    struct Missing: Error, CustomStringConvertible {
-        var description: String
+public enum APIKeyLoader {
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func load(_ source: APIKeySource, target: String, environment: [String: String]) throws -> String {
+    public static func load(_ source: APIKeySource, target: String, environment: [String: String]) throws -> String {
         switch source {
         case .environment(let name):
             guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {

@@ -57,8 +57,8 @@ struct BrazeSim: AsyncParsableCommand {
             throw UsageFailure(message: "rate limits must be COUNT/WINDOW, like 20/1m")
         }
         var config = SimulatorConfig(apiKey: key, integrations: Set(ids.map { $0.lowercased() }), syncDuration: duration)
-        config.triggerRateLimit = .init(count: triggers.count, window: triggers.window)
-        config.statusRateLimit = .init(count: statuses.count, window: statuses.window)
+        config.triggerRateLimit = triggers
+        config.statusRateLimit = statuses
         config.serverErrorProbability = errorRate
         config.dropConnectionProbability = dropRate
         if let latency {

@@ -1,38 +1,31 @@
 import ArgumentParser
 import BrazeCDI
 import Foundation
+import SyncBridge
 import SyncBridgeCore
 
-/// The target and a client for it, as the service would build them.
-struct TargetOptions: ParsableArguments {
+/// An integration on a target, and a client for it built as the service would build it.
+struct IntegrationOptions: ParsableArguments {
     @Option(help: "The config file (YAML).") var config: String
     @Option(help: "The target's name; optional when there is one target.") var target: String?
+    @Argument(help: "The integration ID (a UUID).") var integrationID: String
 
-    func client() throws -> (TargetSettings, CDIClient, RetryPolicy) {
+    func resolve() throws -> (id: String, target: TargetSettings, client: CDIClient, retry: RetryPolicy) {
+        guard let id = canonicalIntegrationID(integrationID) else {
+            throw UsageFailure(message: "'\(integrationID)' is not a Braze integration ID (a UUID like 3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70)")
+        }
         let settings = try loadConfig(config)
         guard let target = settings.target(named: target) else {
             let names = settings.targets.map(\.name).joined(separator: ", ")
             throw UsageFailure(message: self.target == nil ? "there are several targets (\(names)); pick one with --target" : "unknown target '\(self.target!)'; targets are: \(names)")
         }
-        let key = try APIKeys.load(target)
-        return (target, try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout), settings.retry)
-    }
-}
-
-enum APIKeys {
-    static func load(_ target: TargetSettings) throws -> String {
-        switch target.apiKeySource {
-        case .environment(let name):
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-                throw UsageFailure(message: "target \(target.name): environment variable \(name) is not set; export the Braze REST API key there")
-            }
-            return value.trimmingCharacters(in: .whitespacesAndNewlines)
-        case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw UsageFailure(message: "target \(target.name): cannot read api_key_file \(path)")
-            }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let key: String
+        do {
+            key = try APIKeyLoader.load(target.apiKeySource, target: target.name, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw UsageFailure(message: "\(error)")
         }
+        return (id, target, try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout), settings.retry)
     }
 }
 
@@ -75,14 +68,10 @@ func describe(_ outcome: CDIOutcome) -> String {
 struct Trigger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Trigger one sync now, through the service's client, limits and retry policy.")
 
-    @OptionGroup var options: TargetOptions
-    @Argument(help: "The integration ID (a UUID).") var integrationID: String
+    @OptionGroup var options: IntegrationOptions
 
     func run() async throws {
-        guard let id = canonicalIntegrationID(integrationID) else {
-            throw UsageFailure(message: "'\(integrationID)' is not a Braze integration ID (a UUID like 3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70)")
-        }
-        let (target, client, retry) = try options.client()
+        let (id, target, client, retry) = try options.resolve()
         let response = await withRetries(retry) { await client.triggerSync(integrationID: id) }
         print("\(target.name)/\(id): \(describe(response.outcome))")
         if let remaining = response.rateLimit.remaining { print("rate limit remaining: \(remaining)") }
@@ -93,14 +82,10 @@ struct Trigger: AsyncParsableCommand {
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the recent job sync status of an integration.")
 
-    @OptionGroup var options: TargetOptions
-    @Argument(help: "The integration ID (a UUID).") var integrationID: String
+    @OptionGroup var options: IntegrationOptions
 
     func run() async throws {
-        guard let id = canonicalIntegrationID(integrationID) else {
-            throw UsageFailure(message: "'\(integrationID)' is not a Braze integration ID (a UUID)")
-        }
-        let (_, client, retry) = try options.client()
+        let (id, _, client, retry) = try options.resolve()
         let response = await withRetries(retry) { await client.jobSyncStatus(integrationID: id) }
         guard response.outcome == .accepted, let page = response.body else {
             throw RuntimeFailure(message: "status not available: \(describe(response.outcome))")
