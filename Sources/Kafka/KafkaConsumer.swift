@@ -78,6 +78,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         return events.next()
     }
 
+    /// Asks `provider` for offsets to commit whenever partitions are about to be revoked, and
+    /// commits them synchronously inside the rebalance, while this member still owns them.
+    /// Called on the polling thread, inside `poll`.
+    public func commitBeforeRevoke(_ provider: @escaping ([TopicPartition]) -> [TopicPartition: Int64]) {
+        events.offsetsBeforeRevoke = provider
+    }
+
     /// Synchronously commits `offsets`, each the NEXT offset to consume (last processed + 1).
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
@@ -172,6 +179,8 @@ public final class KafkaConsumer: @unchecked Sendable {
 /// Only touched from the polling thread, since callbacks run inside poll/close.
 final class PendingEvents {
     private var queue: [ConsumerEvent] = []
+    /// Offsets to commit while revoked partitions are still owned; see `commitBeforeRevoke`.
+    var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -198,6 +207,11 @@ private func rebalanceCallback(
         }
         if !partitions.isEmpty { events.append(.assigned(partitions)) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        // Last chance to commit for these partitions: after the unassign they belong to another member.
+        if let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
+            let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
+        }
         if cooperative {
             failure = rd_kafka_incremental_unassign(handle, list).map { KafkaError("kafka: cannot revoke partitions", taking: $0) }
         } else {

@@ -29,6 +29,8 @@ final class ConsumerLoop: Sendable {
         self.engine = engine
         highWater = maxUncommitted
         lowWater = maxUncommitted * 4 / 5
+        // On revocation, commit what is covered while the partitions are still ours.
+        consumer.commitBeforeRevoke { [unowned self] _ in takeOwnedCommits().1 }
     }
 
     /// Partitions currently paused for backpressure.
@@ -177,13 +179,7 @@ final class ConsumerLoop: Sendable {
     }
 
     private func commitPending() {
-        let offsets = engine.takeCommits()
-        guard !offsets.isEmpty else { return }
-        let owned = assignment.withLock { $0 }
-        let kafkaOffsets = Dictionary(uniqueKeysWithValues: offsets.compactMap { partition, offset -> (TopicPartition, Int64)? in
-            let topicPartition = TopicPartition(topic: partition.topic, partition: partition.partition)
-            return owned.contains(topicPartition) ? (topicPartition, offset) : nil
-        })
+        let (offsets, kafkaOffsets) = takeOwnedCommits()
         guard !kafkaOffsets.isEmpty else { return }
         do {
             try consumer.commit(kafkaOffsets)
@@ -194,6 +190,14 @@ final class ConsumerLoop: Sendable {
             engine.logger.warning("commit failed: \(error); will retry with the next commit")
             engine.perform([.commit(offsets)])
         }
+    }
+
+    /// Covered offsets waiting to be committed, for partitions this member still owns.
+    private func takeOwnedCommits() -> ([PartitionID: Int64], [TopicPartition: Int64]) {
+        let owned = assignment.withLock { $0 }
+        let offsets = engine.takeCommits().filter { owned.contains(TopicPartition(topic: $0.key.topic, partition: $0.key.partition)) }
+        let kafkaOffsets = Dictionary(uniqueKeysWithValues: offsets.map { (TopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value) })
+        return (offsets, kafkaOffsets)
     }
 
     private func updateGauges() {

@@ -118,6 +118,34 @@ struct KafkaTests {
         #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
     }
 
+    @Test func offsetsAreCommittedInsideTheRevocationWhileStillOwned() throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("handover", partitions: 2)
+        let all = Set((0..<2).map { TopicPartition(topic: "handover", partition: $0) })
+
+        let a = try makeConsumer(cluster, group: "g-handover", topics: ["handover"])
+        defer { a.close() }
+        var asked: [[TopicPartition]] = []
+        // Pretend everything up to offset 7 is covered on each partition.
+        a.commitBeforeRevoke { revoked in
+            asked.append(revoked)
+            return Dictionary(uniqueKeysWithValues: all.map { ($0, 7) })
+        }
+        let aSeen = Observed()
+        #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
+
+        let b = try makeConsumer(cluster, group: "g-handover", topics: ["handover"])
+        defer { b.close() }
+        let bSeen = Observed()
+        #expect(pollUntil([(a, aSeen), (b, bSeen)]) { !bSeen.assignment.isEmpty && aSeen.assignment.isDisjoint(with: bSeen.assignment) })
+        #expect(!asked.isEmpty)
+        #expect(asked.first.map(Set.init).map { $0.isSubset(of: all) } == true)
+        // The handover partition was committed by `a` before `b` got it.
+        let committed = try a.committed(Array(all), timeoutMilliseconds: 5000)
+        for partition in bSeen.assignment { #expect(committed[partition] == 7) }
+    }
+
     @Test func pausedPartitionsDeliverNothingUntilResumed() async throws {
         let cluster = try EmbeddedKafkaCluster()
         defer { cluster.shutdown() }
