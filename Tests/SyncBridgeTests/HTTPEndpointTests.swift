@@ -197,6 +197,8 @@ final class HTTPStack: @unchecked Sendable {
         let http = try await HTTPStack(http: "{ ingress_timeout: 1s }")
         http.startService()
         #expect(await http.waitUntilReady())
+        // First while the broker is up, so the ingress producer is connected when it goes down.
+        #expect(try await http.post(body: event(table: "USERS")).status == 202)
         try http.stack.cluster.setBrokerDown(1)
         let started = ContinuousClock.now
         let refused = try await http.post(body: event(table: "ORDERS"))
