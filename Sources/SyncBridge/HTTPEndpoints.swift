@@ -18,17 +18,11 @@ public enum HTTPEndpoints {
         router.get("/metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: service.metricsText)))
         }
+        let auth = service.ingressAuth
         router.post("/v1/events/:topic") { request, context -> Response in
-            if !settings.ingressTokens.isEmpty {
-                let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                guard let presented, settings.ingressTokens.contains(where: { constantTimeEquals($0, presented) }) else {
-                    return json(401, ["message": "missing or invalid bearer token; send Authorization: Bearer <one of http.ingress_tokens>"])
-                }
-            }
-            let topic = context.parameters.get("topic") ?? ""
-            guard service.consumes(topic: topic) else {
-                return json(404, ["message": "topic '\(topic)' is not one this service consumes (kafka.topics)"])
-            }
+            let tokenPassed = auth.acceptsToken(request.headers[.authorization])
+            // Without a signature to check, refuse before reading the body or naming topics.
+            if !auth.isOpen, !tokenPassed, auth.signature == nil { return json(401, ["message": auth.howToAuthenticate]) }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: settings.maxBody)
@@ -36,6 +30,13 @@ public enum HTTPEndpoints {
                 return json(413, ["message": "body is larger than http.max_body (\(settings.maxBody) bytes)"])
             }
             let bytes = Array(body.readableBytesView)
+            if !auth.isOpen, !tokenPassed, !auth.acceptsSignature(auth.presentedSignature(in: request.headers), body: bytes) {
+                return json(401, ["message": auth.howToAuthenticate])
+            }
+            let topic = context.parameters.get("topic") ?? ""
+            guard service.consumes(topic: topic) else {
+                return json(404, ["message": "topic '\(topic)' is not one this service consumes (kafka.topics)"])
+            }
             do {
                 _ = try JSONParser.parse(bytes)
             } catch {
@@ -44,7 +45,7 @@ public enum HTTPEndpoints {
             do {
                 try await service.ingest(topic: topic, body: bytes)
             } catch {
-                return json(503, ["message": "the broker did not acknowledge the event: \(error); retry later"])
+                return json(503, ["message": "the broker did not acknowledge the event within http.ingress_timeout: \(error); retry later"])
             }
             return json(202, ["message": "accepted"])
         }
@@ -70,11 +71,5 @@ public enum HTTPEndpoints {
     static func json(_ status: Int, _ fields: [String: String]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
         return Response(status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import SyncBridgeCore
+import Synchronization
 
 /// The SyncBridge service: the I/O shell around the pure `Coordinator`.
 ///
@@ -19,11 +20,17 @@ public final class SyncService: Service, Sendable {
     let cluster: EmbeddedKafkaCluster?
     public let bootstrapServers: String
     let logger: Logger
+    let ingressAuth: IngressAuth
+    /// The webhook ingress's own producer, made on first use: its `message.timeout.ms` is
+    /// `http.ingress_timeout`, so a caller gets its 503 in bounded time while dead letters keep
+    /// the producer default. Nil after shutdown.
+    private let ingressProducer = Mutex<(producer: KafkaProducer?, closed: Bool)>((nil, false))
 
     public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil) throws {
         self.config = config
         self.logger = logger
         let clients = try TargetClients(targets: config.targets, environment: environment, logger: logger)
+        ingressAuth = try IngressAuth(settings: config.http, environment: environment)
         let limits = Dictionary(uniqueKeysWithValues: config.targets.map {
             ($0.name, TargetLimits(triggers: $0.rateLimit, statuses: $0.statusRateLimit))
         })
@@ -92,6 +99,10 @@ public final class SyncService: Service, Sendable {
         await loop.stop()
         producer?.flush(timeoutMilliseconds: 5000)
         producer?.close()
+        ingressProducer.withLock { state in
+            state.closed = true
+            return state.producer.take()
+        }?.close()
         cluster?.shutdown()
         logger.notice("stopped")
     }
@@ -150,8 +161,17 @@ public final class SyncService: Service, Sendable {
     }
 
     /// Produces a webhook body to a consumed topic (acks=all), for `POST /v1/events/{topic}`.
+    /// Throws when the broker has not acknowledged it within `http.ingress_timeout`.
     public func ingest(topic: String, body: [UInt8]) async throws {
-        guard let producer else { throw KafkaError(message: "no producer") }
+        let producer = try ingressProducer.withLock { state -> KafkaProducer in
+            guard !state.closed else { throw KafkaError(message: "the service is shutting down") }
+            if let producer = state.producer { return producer }
+            var properties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
+            properties["message.timeout.ms"] = String(max(1, Int(config.http.ingressTimeout / .milliseconds(1))))
+            let producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: properties)
+            state.producer = producer
+            return producer
+        }
         try await producer.produce(topic: topic, key: nil, value: body)
     }
 

@@ -140,4 +140,43 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
         #expect(RateLimit(configText: "20/m") == RateLimit(count: 20, window: .seconds(60)))
         #expect(RateLimit(configText: "0/1m") == nil)
     }
+
+    @Test func ingressHMACAndTimeoutLoad() throws {
+        let text = validConfig + """
+
+        http:
+          ingress_tokens: [t0ken]
+          ingress_timeout: 3s
+          ingress_hmac: { secret_env: HOOK_SECRET, header: X-Fivetran-Signature-256 }
+        """
+        let http = try ConfigLoader.load(text: text, file: "sb.yaml").http
+        #expect(http.ingressTokens == ["t0ken"])
+        #expect(http.ingressTimeout == .seconds(3))
+        #expect(http.ingressHMAC == IngressHMACSettings(secretSource: .environment("HOOK_SECRET"), header: "X-Fivetran-Signature-256"))
+
+        let defaults = try ConfigLoader.load(text: validConfig + "\nhttp: { ingress_hmac: { secret_file: /run/secrets/hook } }", file: "sb.yaml").http
+        #expect(defaults.ingressHMAC == IngressHMACSettings(secretSource: .file("/run/secrets/hook"), header: "X-Signature-256"))
+        #expect(defaults.ingressTimeout == .seconds(10))
+        #expect(defaults.maxBody == 1 << 20)
+    }
+
+    @Test func ingressHMACProblemsAreReportedWithTheirLines() {
+        let text = validConfig + """
+
+        http:
+          ingress_timeout: 0s
+          ingress_hmac:
+            secret_evn: HOOK_SECRET
+            header: "X Signature"
+        """
+        #expect(Set(issues(text)) == [
+            "sb.yaml:24: http.ingress_timeout must be at least 1ms",
+            "sb.yaml:26: unknown key 'secret_evn' in http.ingress_hmac; did you mean 'secret_env'?",
+            "sb.yaml:26: http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config",
+        ])
+        let both = validConfig + "\nhttp:\n  ingress_hmac: { secret_env: A, secret_file: /b, header: \"X Sig\" }"
+        #expect(issues(both) == ["sb.yaml:24: http.ingress_hmac: give secret_env or secret_file, not both"])
+        let badHeader = validConfig + "\nhttp:\n  ingress_hmac: { secret_env: A, header: \"X Sig\" }"
+        #expect(issues(badHeader) == ["sb.yaml:24: http.ingress_hmac.header 'X Sig' is not an HTTP header name, like X-Signature-256"])
+    }
 }

@@ -113,7 +113,9 @@ final class Stack: @unchecked Sendable {
     }
 
     func stopService() async {
-        await serviceGroup?.triggerGracefulShutdown()
+        // Without a running service the last task is the simulator, which only ends when cancelled.
+        guard let group = serviceGroup else { return }
+        await group.triggerGracefulShutdown()
         serviceGroup = nil
         try? await tasks.last?.value
     }

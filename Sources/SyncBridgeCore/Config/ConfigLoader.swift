@@ -8,7 +8,8 @@ public enum ConfigLoader {
     static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
-    static let httpKeys = ["listen", "ingress_tokens", "max_body"]
+    static let httpKeys = ["listen", "ingress_tokens", "ingress_hmac", "ingress_timeout", "max_body"]
+    static let hmacKeys = ["secret_env", "secret_file", "header"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> ServiceConfig {
         let text = try readFile(path, referencedFrom: nil)
@@ -183,16 +184,51 @@ public enum ConfigLoader {
     }
 
     private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
-        var settings = HTTPSettings(listen: nil, ingressTokens: [], maxBody: 1 << 20)
+        var settings = HTTPSettings(listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: 1 << 20, ingressTimeout: .seconds(10))
         guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
         settings.listen = entries["listen"].flatMap { reader.string($0, named: "http.listen") }
         settings.ingressTokens = entries["ingress_tokens"].flatMap { reader.strings($0, named: "http.ingress_tokens") } ?? []
+        settings.ingressHMAC = entries["ingress_hmac"].flatMap { readHMAC($0, &reader) }
         if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
             if let bytes = parseByteSize(text) { settings.maxBody = bytes } else {
                 reader.report(bodyNode, "http.max_body '\(text)' is not a size; write bytes or KiB/MiB, like 1MiB")
             }
         }
+        if let timeoutNode = entries["ingress_timeout"], let value = reader.duration(timeoutNode, named: "http.ingress_timeout") {
+            // librdkafka's message.timeout.ms: whole milliseconds, and 0 would mean "wait forever".
+            if value < .milliseconds(1) { reader.report(timeoutNode, "http.ingress_timeout must be at least 1ms") } else { settings.ingressTimeout = value }
+        }
         return settings
+    }
+
+    private static func readHMAC(_ node: Node, _ reader: inout YAMLReader) -> IngressHMACSettings? {
+        guard let entries = reader.mapping(node, named: "http.ingress_hmac", allowed: hmacKeys) else { return nil }
+        let source: APIKeySource
+        switch (entries["secret_env"], entries["secret_file"]) {
+        case (let env?, nil):
+            guard let name = reader.string(env, named: "http.ingress_hmac.secret_env") else { return nil }
+            source = .environment(name)
+        case (nil, let file?):
+            guard let path = reader.string(file, named: "http.ingress_hmac.secret_file") else { return nil }
+            source = .file(path)
+        case (_?, let second?):
+            reader.report(second, "http.ingress_hmac: give secret_env or secret_file, not both")
+            return nil
+        case (nil, nil):
+            reader.report(node, "http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config")
+            return nil
+        }
+        var header = IngressHMACSettings.defaultHeader
+        if let headerNode = entries["header"], let name = reader.string(headerNode, named: "http.ingress_hmac.header") {
+            // RFC 9110 token characters: anything else can never arrive as a header name.
+            let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            if name.isEmpty || !name.allSatisfy(tokenCharacters.contains) {
+                reader.report(headerNode, "http.ingress_hmac.header '\(name)' is not an HTTP header name, like X-Signature-256")
+            } else {
+                header = name
+            }
+        }
+        return IngressHMACSettings(secretSource: source, header: header)
     }
 
     static func parseByteSize(_ text: String) -> Int? {

@@ -43,7 +43,8 @@ public struct TargetSettings: Sendable {
     public var timeout: Duration
 }
 
-/// Where a target's API key lives; the key itself is read only when it is used (G10).
+/// Where a secret lives (a target's API key, the ingress HMAC secret); the secret itself is read
+/// only when it is used (G10).
 public enum APIKeySource: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
     case file(String)
@@ -69,5 +70,17 @@ public struct RetryPolicy: Equatable, Sendable {
 public struct HTTPSettings: Sendable {
     public var listen: String?
     public var ingressTokens: [String]
+    public var ingressHMAC: IngressHMACSettings?
     public var maxBody: Int
+    /// How long `POST /v1/events/{topic}` waits for the broker before answering 503.
+    public var ingressTimeout: Duration
+}
+
+/// Webhook signatures: a hex HMAC-SHA256 of the raw body, sent in `header`.
+public struct IngressHMACSettings: Sendable, Equatable {
+    /// Where the shared secret lives; it is read when the service starts (G10: never from the config).
+    public var secretSource: APIKeySource
+    public var header: String
+
+    public static let defaultHeader = "X-Signature-256"
 }

@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+import Hummingbird
+import SyncBridgeCore
+
+/// Who may post to the webhook ingress (SPEC §4).
+///
+/// A request may carry a bearer token from `http.ingress_tokens`, or a signature of its raw body
+/// (`http.ingress_hmac`): the hex HMAC-SHA256 under the shared secret, in any letter case and with
+/// an optional `sha256=` prefix, which covers GitHub-style hooks, Fivetran's
+/// `X-Fivetran-Signature-256` and dbt Cloud's `Authorization` header. With neither configured
+/// the ingress is open; with both, passing either is enough. Comparisons take constant time, and
+/// the secret is read once at start-up and never printed (G10).
+struct IngressAuth: Sendable, CustomStringConvertible {
+    let tokens: [String]
+    /// The header is kept lower-cased, as HTTP field names compare.
+    let signature: (key: SymmetricKey, header: String)?
+
+    init(settings: HTTPSettings, environment: [String: String]) throws {
+        tokens = settings.ingressTokens
+        guard let hmac = settings.ingressHMAC else {
+            signature = nil
+            return
+        }
+        let secret = try Self.loadSecret(hmac.secretSource, environment: environment)
+        signature = (SymmetricKey(data: Array(secret.utf8)), hmac.header.lowercased())
+    }
+
+    var isOpen: Bool { tokens.isEmpty && signature == nil }
+
+    /// Whether an `Authorization` header value carries one of the tokens.
+    func acceptsToken(_ authorization: String?) -> Bool {
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        let presented = Array(authorization.utf8.dropFirst(7))
+        // Every token is compared, so the time taken does not tell which one nearly matched.
+        return tokens.map { Self.constantTimeEquals(Array($0.utf8), presented) }.contains(true)
+    }
+
+    /// The signature header's value in `headers`, when signatures are configured.
+    func presentedSignature(in headers: HTTPFields) -> String? {
+        guard let signature else { return nil }
+        return headers.first { $0.name.canonicalName == signature.header }?.value
+    }
+
+    /// Whether `presented` is the body's HMAC; `isValidAuthenticationCode` compares in constant time.
+    func acceptsSignature(_ presented: String?, body: [UInt8]) -> Bool {
+        guard let signature, let presented, let digest = Self.decodeHex(presented) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(digest, authenticating: body, using: signature.key)
+    }
+
+    /// Names what is configured, never the secrets (G10).
+    var description: String {
+        "IngressAuth(tokens: \(tokens.count), signature header: \(signature?.header ?? "none"))"
+    }
+
+    /// The 401 message: what to send, never what was expected.
+    var howToAuthenticate: String {
+        var ways: [String] = []
+        if !tokens.isEmpty { ways.append("Authorization: Bearer <one of http.ingress_tokens>") }
+        if let signature { ways.append("\(signature.header): <hex HMAC-SHA256 of the body>") }
+        return "missing or invalid credentials; send " + ways.joined(separator: " or ")
+    }
+
+    struct Invalid: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func loadSecret(_ source: APIKeySource, environment: [String: String]) throws -> String {
+        let value: String?
+        switch source {
+        case .environment(let name):
+            value = environment[name]
+            guard value != nil else { throw Invalid(description: "http.ingress_hmac: environment variable \(name) is not set; export the webhook secret there") }
+        case .file(let path):
+            value = FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }
+            guard value != nil else { throw Invalid(description: "http.ingress_hmac: cannot read secret_file \(path); check the path and its permissions") }
+        }
+        // A trailing newline from `echo` or an editor is not part of the secret.
+        let secret = value!.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw Invalid(description: "http.ingress_hmac: the secret in \(source) is empty") }
+        return secret
+    }
+
+    /// `sha256=`-prefixed or bare hex, any case; nil when it is not hex.
+    static func decodeHex(_ text: String) -> [UInt8]? {
+        var digits = Substring(text.trimmingCharacters(in: .whitespaces))
+        if digits.lowercased().hasPrefix("sha256=") { digits = digits.dropFirst(7) }
+        let nibbles = digits.utf8.map { byte -> UInt8? in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        guard !nibbles.isEmpty, nibbles.count % 2 == 0, !nibbles.contains(nil) else { return nil }
+        let values = nibbles.map { $0! }
+        return stride(from: 0, to: values.count, by: 2).map { values[$0] << 4 | values[$0 + 1] }
+    }
+
+    static func constantTimeEquals(_ x: [UInt8], _ y: [UInt8]) -> Bool {
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
