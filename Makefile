@@ -18,13 +18,15 @@ build: deps
 demo: build
 	$(SWIFT) run --skip-build syncbridge demo
 
+# A hung test fails its target after this many seconds instead of stalling the run.
+TEST_TIMEOUT ?= 900
 TEST_TARGETS := SyncBridgeCoreTests BrazeCDITests KafkaTests SyncBridgeTests FaultTests
 
 # One process per test target: the Kafka and process-level tests block threads while they
 # wait, and must not starve the client tests' timeouts of the 2 cores' cooperative pool.
 test: deps
 	$(SWIFT) build --build-tests
-	for t in $(TEST_TARGETS); do echo "== $$t"; $(SWIFT) test --skip-build --filter "^$$t\\." || exit 1; done
+	for t in $(TEST_TARGETS); do echo "== $$t"; timeout $(TEST_TIMEOUT) $(SWIFT) test --skip-build --filter "^$$t\\." || exit 1; done
 
 BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark
 

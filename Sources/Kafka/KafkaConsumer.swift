@@ -80,7 +80,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Asks `provider` for offsets to commit whenever partitions are about to be revoked, and
     /// commits them synchronously inside the rebalance, while this member still owns them.
-    /// Called on the polling thread, inside `poll`.
+    /// Called on the polling thread, inside `poll`; not during `close` (commit before closing).
     public func commitBeforeRevoke(_ provider: @escaping ([TopicPartition]) -> [TopicPartition: Int64]) {
         events.offsetsBeforeRevoke = provider
     }
@@ -165,6 +165,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func close() {
         guard let handle else { return }
         self.handle = nil
+        // A synchronous commit inside the revocation that close triggers would wait forever
+        // on the queue close itself is serving; callers commit before closing instead.
+        events.closing = true
         rd_kafka_consumer_close(handle)
         rd_kafka_destroy(handle)
     }
@@ -181,6 +184,7 @@ final class PendingEvents {
     private var queue: [ConsumerEvent] = []
     /// Offsets to commit while revoked partitions are still owned; see `commitBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
+    var closing = false
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -208,7 +212,7 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.assigned(partitions)) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         // Last chance to commit for these partitions: after the unassign they belong to another member.
-        if let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
+        if !events.closing, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
             let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
             if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
         }
