@@ -22,7 +22,7 @@ struct IngressAuth: Sendable, CustomStringConvertible {
             signature = nil
             return
         }
-        let secret = try Self.loadSecret(hmac.secretSource, environment: environment)
+        let secret = try SecretLoader.load(hmac.secretSource, owner: "http.ingress_hmac", contents: "the webhook signing secret", environment: environment)
         signature = (SymmetricKey(data: Array(secret.utf8)), hmac.header.lowercased())
     }
 
@@ -59,26 +59,6 @@ struct IngressAuth: Sendable, CustomStringConvertible {
         if !tokens.isEmpty { ways.append("Authorization: Bearer <one of http.ingress_tokens>") }
         if let signature { ways.append("\(signature.header): <hex HMAC-SHA256 of the body>") }
         return "missing or invalid credentials; send " + ways.joined(separator: " or ")
-    }
-
-    struct Invalid: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func loadSecret(_ source: APIKeySource, environment: [String: String]) throws -> String {
-        let value: String?
-        switch source {
-        case .environment(let name):
-            value = environment[name]
-            guard value != nil else { throw Invalid(description: "http.ingress_hmac: environment variable \(name) is not set; export the webhook secret there") }
-        case .file(let path):
-            value = FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }
-            guard value != nil else { throw Invalid(description: "http.ingress_hmac: cannot read secret_file \(path); check the path and its permissions") }
-        }
-        // A trailing newline from `echo` or an editor is not part of the secret.
-        let secret = value!.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !secret.isEmpty else { throw Invalid(description: "http.ingress_hmac: the secret in \(source) is empty") }
-        return secret
     }
 
     /// `sha256=`-prefixed or bare hex, any case; nil when it is not hex.

@@ -183,26 +183,41 @@ public final class SyncService: Service, Sendable {
     }
 }
 
-/// Reads a target's API key from its environment variable or file (G10: never from the config).
-public enum APIKeyLoader {
+/// Reads a secret (a Braze API key, a webhook secret) from its environment variable or file.
+/// Secrets never live in the config (G10); a trailing newline from `echo` or an editor is dropped.
+public enum SecretLoader {
     public struct Missing: Error, CustomStringConvertible {
         public var description: String
     }
 
-    public static func load(_ source: APIKeySource, target: String, environment: [String: String]) throws -> String {
+    /// - Parameters:
+    ///   - owner: the setting, for messages: "target braze", "http.ingress_hmac".
+    ///   - contents: what belongs there, for messages: "the Braze REST API key".
+    public static func load(_ source: APIKeySource, owner: String, contents: String, environment: [String: String]) throws -> String {
+        let text: String
         switch source {
         case .environment(let name):
-            guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
-                throw Missing(description: "target \(target): environment variable \(name) is not set; export the Braze REST API key there (it needs the cdi.integration_sync and cdi.integration_job_status permissions)")
+            guard let value = environment[name] else {
+                throw Missing(description: "\(owner): environment variable \(name) is not set; export \(contents) there")
             }
-            return value
+            text = value
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw Missing(description: "target \(target): cannot read api_key_file \(path); check the path and its permissions")
+            guard let data = FileManager.default.contents(atPath: path), let value = String(data: data, encoding: .utf8) else {
+                throw Missing(description: "\(owner): cannot read \(path); check the path and its permissions")
             }
-            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !value.isEmpty else { throw Missing(description: "target \(target): api_key_file \(path) is empty") }
-            return value
+            text = value
         }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw Missing(description: "\(owner): \(source) is empty; put \(contents) there") }
+        return secret
+    }
+
+    /// A target's Braze REST API key.
+    public static func apiKey(for target: TargetSettings, environment: [String: String]) throws -> String {
+        try load(
+            target.apiKeySource, owner: "target \(target.name)",
+            contents: "the Braze REST API key (with the cdi.integration_sync and cdi.integration_job_status permissions)",
+            environment: environment
+        )
     }
 }

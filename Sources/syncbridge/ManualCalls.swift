@@ -21,7 +21,7 @@ struct IntegrationOptions: ParsableArguments {
         }
         let key: String
         do {
-            key = try APIKeyLoader.load(target.apiKeySource, target: target.name, environment: ProcessInfo.processInfo.environment)
+            key = try SecretLoader.apiKey(for: target, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw UsageFailure(message: "\(error)")
         }
