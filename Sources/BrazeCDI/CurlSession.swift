@@ -125,6 +125,9 @@ final class CurlSession: Sendable {
             codes.append(sb_curl_setopt_long(easy, CURLOPT_HTTPGET, 1))
         case .post:
             let body = request.body ?? ""
+            // libcurl silently re-sends a request whose reused connection dies after sending;
+            // a trigger must never reach Braze twice for one budget token, so it gets a new connection.
+            codes.append(sb_curl_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1))
             codes.append(sb_curl_setopt_long(easy, CURLOPT_POST, 1))
             codes.append(sb_curl_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.utf8.count))
             codes.append(sb_curl_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, body))

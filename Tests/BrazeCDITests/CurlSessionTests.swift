@@ -19,4 +19,21 @@ struct CurlSessionTests {
             #expect(second.newConnections == 0)
         }
     }
+
+    @Test("every POST opens a new connection, so libcurl never silently re-sends a trigger")
+    func postsNeverReuse() async throws {
+        try await withSimulator(config()) { _, endpoint in
+            let session = CurlSession()
+            let request = CurlRequest(
+                method: .post, url: endpoint + "/cdi/integrations/\(integrationA)/sync",
+                headers: ["Authorization: Bearer \(apiKey)"], body: "", timeout: .seconds(5)
+            )
+            let first = try await session.perform(request).get()
+            let second = try await session.perform(request).get()
+            #expect(first.status == 202)
+            #expect(second.status == 429)
+            #expect(first.newConnections == 1)
+            #expect(second.newConnections == 1)
+        }
+    }
 }
