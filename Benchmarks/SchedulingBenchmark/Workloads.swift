@@ -86,15 +86,8 @@ extension Workload {
 
     /// (a) A few integrations, an event every few seconds, short jobs.
     static func steadyTrickle(seed: UInt64 = 1) -> Workload {
-        let keys = integrationKeys(4)
-        var stream = EventStream(seed: seed)
-        var now = Moment.origin
-        while now < .origin + hour * 3 {
-            now = now + stream.seconds(1...5)
-            stream.add(at: now, stream.pick(from: keys))
-        }
-        return Workload(name: "steady trickle", summary: "4 integrations, an event every 1-5 s, jobs 20-60 s, 3 h",
-                        limits: .braze, events: stream.sorted, jobSeconds: 20...60, seed: seed)
+        trickle(name: "steady trickle", summary: "4 integrations, an event every 1-5 s, jobs 20-60 s, 3 h",
+                integrations: 4, gapSeconds: 1...5, hours: 3, jobSeconds: 20...60, seed: seed)
     }
 
     /// (b) Bursts of hundreds of events within 1-2 s every few minutes.
@@ -117,15 +110,23 @@ extension Workload {
 
     /// (c) Syncs far longer than the gaps between events.
     static func longJobs(seed: UInt64 = 3) -> Workload {
-        let keys = integrationKeys(3)
+        trickle(name: "long jobs", summary: "3 integrations, an event every 2-6 s, jobs 5-30 min, 4 h",
+                integrations: 3, gapSeconds: 2...6, hours: 4, jobSeconds: 300...1800, seed: seed)
+    }
+
+    /// One event at a time on a random integration, with random gaps.
+    private static func trickle(
+        name: String, summary: String, integrations: Int, gapSeconds: ClosedRange<Double>, hours: Int,
+        jobSeconds: ClosedRange<Double>, seed: UInt64
+    ) -> Workload {
+        let keys = integrationKeys(integrations)
         var stream = EventStream(seed: seed)
         var now = Moment.origin
-        while now < .origin + hour * 4 {
-            now = now + stream.seconds(2...6)
+        while now < .origin + hour * hours {
+            now = now + stream.seconds(gapSeconds)
             stream.add(at: now, stream.pick(from: keys))
         }
-        return Workload(name: "long jobs", summary: "3 integrations, an event every 2-6 s, jobs 5-30 min, 4 h",
-                        limits: .braze, events: stream.sorted, jobSeconds: 300...1800, seed: seed)
+        return Workload(name: name, summary: summary, limits: .braze, events: stream.sorted, jobSeconds: jobSeconds, seed: seed)
     }
 
     /// (d) Many integrations sharing one 20/min trigger budget.
