@@ -77,7 +77,7 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
         #expect(issues(text).first?.hasPrefix("sb.yaml:21: rule 'orders': 'not-a-uuid' is not a Braze integration ID") == true)
     }
 
-    @Test func badRegexBadPointerUnknownTargetDuplicateAndEmptyWhenAreAllReported() {
+    @Test func G9_badRegexBadPointerUnknownTargetDuplicateAndEmptyWhenAreAllReported() {
         let text = """
         kafka: { brokers: embedded, group: g, topics: [t] }
         targets:
@@ -124,7 +124,7 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
         #expect(issues(text) == ["sb.yaml:6: rule 'from-event': sync_from needs allow: [IDs] or allow_any: true, so an event cannot trigger an integration you did not intend"])
     }
 
-    @Test func invalidYAMLIsReportedWithALine() {
+    @Test func G9_invalidYAMLIsReportedWithALine() {
         let found = issues("kafka:\n  brokers: [unclosed\n")
         #expect(found.count == 1)
         #expect(found.first?.hasPrefix("sb.yaml:") == true)

@@ -45,7 +45,7 @@ import Testing
     """
 
     @Test(.enabled(if: binary != nil, "build the syncbridge product first"))
-    func checkExitsZeroForValidRulesAndTwoWithFileAndLine() throws {
+    func G9_checkExitsZeroForValidRulesAndTwoWithFileAndLine() throws {
         let directory = try Self.write([
             "ok.yaml": Self.config,
             "rules.yaml": "- { name: orders, when: { topic: \"warehouse.*.data-updated\", json: { /table: ORDERS } }, sync: [\"\(integrationOrders)\"] }\n",

@@ -13,7 +13,7 @@ import SyncBridgeCore
         """
     }
 
-    @Test func reloadSwapsRulesKeepsPendingWorkAndRefusesInvalidFiles() async throws {
+    @Test func G9_reloadSwapsRulesKeepsPendingWorkAndRefusesInvalidFiles() async throws {
         let stack = try await Stack(simulator: simulatorConfig())
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
