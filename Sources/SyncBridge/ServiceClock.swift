@@ -11,8 +11,4 @@ struct ServiceClock: Sendable {
     func moment(epochSeconds: Int64) -> Moment {
         now() + .seconds(fractional: Double(epochSeconds) - Date().timeIntervalSince1970)
     }
-
-    func wallTime(of moment: Moment) -> Date {
-        Date().addingTimeInterval((moment - now()).seconds)
-    }
 }

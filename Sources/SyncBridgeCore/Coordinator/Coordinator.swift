@@ -312,8 +312,6 @@ public struct Coordinator: Sendable {
     /// Targets paused by 401/403, with the status that paused them.
     public var pausedTargets: [String: Int] { targets.compactMapValues { $0.pause?.status } }
 
-    public func committedOffset(_ partition: PartitionID) -> Int64? { ledger.committedOffset(partition) }
-
     public var ledgerRuns: Int { ledger.runCount }
 
     // MARK: - Scheduling

@@ -88,10 +88,6 @@ public struct OffsetLedger: Sendable {
         return Dictionary(uniqueKeysWithValues: advanced.compactMap { id in committed[id].map { (id, $0) } })
     }
 
-    public func committedOffset(_ partition: PartitionID) -> Int64? { committed[partition] }
-
-    public var ownedPartitions: [PartitionID] { Array(partitions.keys) }
-
     /// Forgets a revoked partition.
     public mutating func drop(_ partition: PartitionID) {
         if let entries = partitions.removeValue(forKey: partition) {
