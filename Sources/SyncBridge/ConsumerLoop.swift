@@ -5,8 +5,9 @@ import SyncBridgeCore
 import Synchronization
 
 /// The thread that owns the Kafka consumer: polls, maps each record through the rules
-/// into the coordinator, applies rebalances and commits, and drives the coordinator's
-/// deadlines. Blocking librdkafka calls stay off Swift's cooperative pool.
+/// into the coordinator, and applies rebalances and commits. Blocking librdkafka calls stay
+/// off Swift's cooperative pool, and the coordinator's deadlines fire from `DeadlineTimer`, so
+/// a stalled cluster delays no Braze call.
 final class ConsumerLoop: Sendable {
     enum Phase: Int, AtomicRepresentable { case running, draining, stopped }
 
@@ -71,7 +72,7 @@ final class ConsumerLoop: Sendable {
                 try? consumer.pause(Array(assignment.withLock { $0 }))
                 pausedForDrain = true
             }
-            // Up to a batch of records per deadline check keeps ticks timely under load.
+            // Up to a batch of records between commits and backpressure checks.
             var budget = 500
             var wait: Int32 = 50
             while budget > 0, let event = consumer.poll(timeoutMilliseconds: wait) {
@@ -81,7 +82,6 @@ final class ConsumerLoop: Sendable {
                 // Over the bound: end the batch early so backpressure applies within ~50 records.
                 if budget % 50 == 0, engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
             }
-            engine.tickIfDue()
             commitPending()
             if !pausedForDrain { applyBackpressure() }
             if ContinuousClock.now - lastGauges > .seconds(1) {

@@ -15,6 +15,7 @@ final class SyncEngine: Sendable {
     let logger: Logger
     let payloads = PayloadStore()
     let rules: Mutex<RuleSet>
+    let timer = DeadlineTimer()
     private let clients: TargetClients
     private let deadLetters: DeadLetterWriter
     private let commits = Mutex<[PartitionID: Int64]>([:])
@@ -37,17 +38,22 @@ final class SyncEngine: Sendable {
     /// Runs one coordinator input and carries out what it asks for.
     func input(_ body: (inout Coordinator, Moment) -> [CoordinatorAction]) {
         let now = clock.now()
-        let actions = coordinator.withLock { body(&$0, now) }
+        let (actions, deadline) = coordinator.withLock { coordinator in (body(&coordinator, now), coordinator.nextDeadline) }
+        timer.deadlineChanged(to: deadline)
         perform(actions)
     }
 
-    func tickIfDue() {
+    /// Ticks the coordinator if its deadline has passed; returns the next deadline, for the timer.
+    func tickIfDue() -> Moment? {
         let now = clock.now()
-        let actions = coordinator.withLock { coordinator -> [CoordinatorAction] in
-            guard let deadline = coordinator.nextDeadline, deadline <= now else { return [] }
-            return coordinator.tick(at: now)
+        let (actions, next) = coordinator.withLock { coordinator -> ([CoordinatorAction], Moment?) in
+            var actions: [CoordinatorAction] = []
+            if let deadline = coordinator.nextDeadline, deadline <= now { actions = coordinator.tick(at: now) }
+            timer.arm(for: coordinator.nextDeadline)
+            return (actions, coordinator.nextDeadline)
         }
         perform(actions)
+        return next
     }
 
     /// Commits waiting for the consumer thread, which owns the consumer handle.

@@ -21,13 +21,17 @@ public final class SyncService: Service, Sendable {
     public let bootstrapServers: String
     let logger: Logger
     let ingressAuth: IngressAuth
+    /// Whether a shutdown that overruns `shutdown_timeout` ends the process (exit status 1), as
+    /// `syncbridge run` wants; embedded uses (the demo, tests) only log it.
+    let exitsOnShutdownOverrun: Bool
     /// The webhook ingress's own producer, made on first use: its `message.timeout.ms` is
     /// `http.ingress_timeout`, so a caller gets its 503 in bounded time while dead letters keep
     /// the producer default. Nil after shutdown.
-    private let ingressProducer = Mutex<(producer: KafkaProducer?, closed: Bool)>((nil, false))
+    let ingressProducer = Mutex<(producer: KafkaProducer?, closed: Bool)>((nil, false))
 
-    public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil) throws {
+    public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil, exitsOnShutdownOverrun: Bool = false) throws {
         self.config = config
+        self.exitsOnShutdownOverrun = exitsOnShutdownOverrun
         self.logger = logger
         let clients = try TargetClients(targets: config.targets, environment: environment, logger: logger)
         ingressAuth = try IngressAuth(settings: config.http, environment: environment)
@@ -79,25 +83,36 @@ public final class SyncService: Service, Sendable {
     public func run() async throws {
         loop.start()
         logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
-        try? await gracefulShutdown()
-        await shutDown()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.engine.timer.run(self.engine) }
+            try? await gracefulShutdown()
+            await shutDown()
+            engine.timer.stop()
+        }
     }
 
     func shutDown() async {
+        let deadline = ContinuousClock.now + config.shutdownTimeout
+        let watchdog = ShutdownWatchdog(deadline: deadline, timeout: config.shutdownTimeout, logger: logger, exitsProcess: exitsOnShutdownOverrun)
+        watchdog.phase("triggering dirty integrations and waiting for them to be accepted")
         logger.notice("shutting down: triggering dirty integrations and committing covered offsets")
         loop.drain()
         engine.input { $0.beginShutdown(at: $1) }
-        let deadline = ContinuousClock.now + config.shutdownTimeout
-        while ContinuousClock.now < deadline {
+        // Leave part of the budget for the last commit, leaving the group and flushing dead letters.
+        let closing = min(config.shutdownTimeout / 5, .seconds(5))
+        while ContinuousClock.now < deadline - closing {
             if engine.coordinator.withLock({ $0.isDrained }), engine.requestsInFlight == 0 { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
         let left = engine.coordinator.withLock { $0.uncommittedEvents }
         if left > 0 {
-            logger.warning("shutdown_timeout reached with \(left) events not yet covered; they stay uncommitted and are redelivered on restart")
+            logger.warning("shutdown_timeout is near with \(left) events not yet covered; they stay uncommitted and are redelivered on restart")
         }
+        watchdog.phase("committing covered offsets and leaving the consumer group")
         await loop.stop()
-        producer?.flush(timeoutMilliseconds: 5000)
+        watchdog.phase("flushing the dead-letter producer")
+        let flushBudget = max(0, Int((deadline - ContinuousClock.now) / .milliseconds(1)))
+        producer?.flush(timeoutMilliseconds: Int32(clamping: flushBudget))
         producer?.close()
         ingressProducer.withLock { state in
             state.closed = true
@@ -105,6 +120,10 @@ public final class SyncService: Service, Sendable {
         }?.close()
         cluster?.shutdown()
         logger.notice("stopped")
+        // Under `syncbridge run` the watchdog stays armed until the process exits, so the HTTP
+        // server's own shutdown is bounded too.
+        watchdog.phase("stopping the HTTP endpoints")
+        if !exitsOnShutdownOverrun { watchdog.disarm() }
     }
 
     // MARK: - State for endpoints, the demo and tests
@@ -130,7 +149,10 @@ public final class SyncService: Service, Sendable {
     /// even ones the new rules no longer name, so a reload loses nothing (G1).
     public func replaceRules(_ rules: RuleSet) {
         engine.rules.withLock { $0 = rules }
-        engine.coordinator.withLock { $0.rulesChanged() }
+        engine.input { coordinator, _ in
+            coordinator.rulesChanged()
+            return []
+        }
     }
 
     /// Reads `configPath` again and swaps in its rules: the reload behind SIGHUP and a changed
@@ -158,28 +180,6 @@ public final class SyncService: Service, Sendable {
         replaceRules(fresh.rules)
         logger.notice("rules reloaded (\(reason)): \(fresh.rules.rules.count) rules from \(fresh.rulesFile)")
         return .success(fresh.rules)
-    }
-
-    /// Produces a webhook body to a consumed topic (acks=all), for `POST /v1/events/{topic}`.
-    /// Throws when the broker has not acknowledged it within `http.ingress_timeout`.
-    public func ingest(topic: String, body: [UInt8]) async throws {
-        let producer = try ingressProducer.withLock { state -> KafkaProducer in
-            guard !state.closed else { throw KafkaError(message: "the service is shutting down") }
-            if let producer = state.producer { return producer }
-            var properties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
-            properties["message.timeout.ms"] = String(max(1, Int(config.http.ingressTimeout / .milliseconds(1))))
-            let producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: properties)
-            state.producer = producer
-            return producer
-        }
-        try await producer.produce(topic: topic, key: nil, value: body)
-    }
-
-    /// Whether `topic` is one the service consumes (by name or `^regex`).
-    public func consumes(topic: String) -> Bool {
-        config.kafka.topics.contains { pattern in
-            pattern.hasPrefix("^") ? ((try? TextMatcher(pattern))?.matches(topic) ?? false) : pattern == topic
-        }
     }
 }
 

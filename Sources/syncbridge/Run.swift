@@ -17,7 +17,7 @@ struct Run: AsyncParsableCommand {
         let logger = LogFormat.json("syncbridge", level: Logger.Level(rawValue: logLevel) ?? .info)
         let service: SyncService
         do {
-            service = try SyncService(config: settings, logger: logger)
+            service = try SyncService(config: settings, logger: logger, exitsOnShutdownOverrun: true)
         } catch {
             throw UsageFailure(message: "\(error)")
         }
