@@ -128,6 +128,36 @@ import Testing
             #expect(try rig.committed() == rig.expectedCommits)
         }
     }
+
+    /// SPEC §9: `shutdown_timeout` holds even when a step is stuck. With the broker gone for
+    /// good, leaving the group cannot finish; the process still ends within the timeout, with
+    /// exit status 1 and a line naming what was stuck.
+    @Test func shutdownTimeoutHoldsWhenTheBrokerIsGone() async throws {
+        try await withFaultRig { rig in
+            try await rig.startBroker()
+            // Jobs outlast the test: the events produced during the first job stay uncovered.
+            try await rig.startSimulator(syncDuration: "5m")
+            let service = try await rig.startService(config: try rig.writeConfig(quiet: "100ms", maxDelay: "500ms", shutdownTimeout: "3s"))
+            try await rig.produce(30)
+            let triggered = try await waitUntil(seconds: 15) { try await rig.simulatorLog().filter { $0.status == 202 }.count == 3 }
+            #expect(triggered, "each integration's first trigger was accepted")
+            try await rig.produce(30, startingAt: 30)
+            try await Task.sleep(for: .seconds(1))
+            rig.child(named: "broker")?.kill9()
+
+            let stopAt = ContinuousClock.now
+            service.terminate()
+            let status = await service.waitForExit(seconds: 10)
+            let took = ContinuousClock.now - stopAt
+            #expect(status != nil, "the service exited after SIGTERM")
+            #expect(took < .seconds(4.5), "exited \(took) after SIGTERM; shutdown_timeout is 3s")
+            if status != 0 {
+                #expect(status == 1)
+                #expect(service.output.contains("shutdown_timeout (3s) exceeded while"), "names what was stuck: \(service.output.suffix(2000))")
+            }
+            #expect(!service.output.contains("Fatal error"), "no trap on the way out")
+        }
+    }
 }
 
 func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {

@@ -124,6 +124,8 @@ final class FaultRig: @unchecked Sendable {
         return child
     }
 
+    func child(named name: String) -> Child? { children.withLock { $0.first { $0.name == name } } }
+
     func killAll() {
         // The producer first, so it does not log the broker's disappearance.
         producer?.close()
