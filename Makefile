@@ -1,6 +1,6 @@
 # `make demo`, `make test` and `make bench` install missing system packages first.
 SWIFT ?= swift
-SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev pkg-config
+SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev libre2-dev pkg-config
 
 .PHONY: demo test bench build deps
 
@@ -34,3 +34,18 @@ BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark
 bench: deps
 	for b in $(BENCHMARKS); do $(SWIFT) build -c release --product $$b || exit 1; done
 	status=0; for b in $(BENCHMARKS); do echo; echo "== $$b"; $(SWIFT) run -c release --skip-build $$b || status=1; done; exit $$status
+
+# libFuzzer targets (Fuzz/): `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-smoke` for
+# SMOKE_SECONDS after replaying its seed corpus; both fail on any crash, hang or memory blow-up.
+# FUZZ_TARGETS picks some, e.g. FUZZ_TARGETS="FuzzJSON FuzzRules".
+FUZZ_SECONDS ?= 600
+SMOKE_SECONDS ?= 20
+FUZZ_TARGETS ?=
+
+.PHONY: fuzz fuzz-smoke
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Fuzz/run.sh fuzz $(FUZZ_TARGETS)
+
+fuzz-smoke: deps
+	SMOKE_SECONDS=$(SMOKE_SECONDS) SWIFT=$(SWIFT) Fuzz/run.sh smoke $(FUZZ_TARGETS)

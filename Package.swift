@@ -33,9 +33,13 @@ let package = Package(
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "BrazeCDI", dependencies: ["CCurl"]),
+        // RE2 (linear-time regexes) behind a small C interface, reached only from LinearRegex.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
+        .target(name: "LinearRegex", dependencies: ["CRE2"]),
         .target(
             name: "SyncBridgeCore",
             dependencies: [
+                "LinearRegex",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
@@ -107,5 +111,28 @@ let package = Package(
             name: "FaultTests",
             dependencies: ["Kafka", "BrazeSimulator", "SyncBridgeCore"]
         ),
-    ]
+    ],
+    // RE2's headers need C++17.
+    cxxLanguageStandard: .cxx17
 )
+
+// Fuzz targets (Fuzz/), declared only when SYNCBRIDGE_FUZZ is set so that a plain `swift build`
+// never compiles them: libFuzzer supplies `main`, and they link only with `--sanitize fuzzer`.
+// `make fuzz` and `make fuzz-smoke` build and run them.
+if Context.environment["SYNCBRIDGE_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["SyncBridgeCore"]),
+        ("FuzzConfig", ["SyncBridgeCore"]),
+        ("FuzzRules", ["SyncBridgeCore"]),
+        ("FuzzCDI", ["BrazeCDI", "SyncBridge", "SyncBridgeCore"]),
+        ("FuzzIngress", ["SyncBridge", "SyncBridgeCore", .product(name: "Crypto", package: "swift-crypto")]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Sources/FuzzSupport"))
+    for fuzzer in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: fuzzer.name, dependencies: ["FuzzSupport"] + fuzzer.dependencies, path: "Fuzz/Sources/\(fuzzer.name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ))
+        package.products.append(.executable(name: fuzzer.name, targets: [fuzzer.name]))
+    }
+}

@@ -1,3 +1,5 @@
+import LinearRegex
+
 /// A `*`/`?` glob over Unicode scalars, matched without backtracking blow-up.
 public struct Glob: Sendable, Hashable {
     public let pattern: String
@@ -35,17 +37,23 @@ public struct Glob: Sendable, Hashable {
     }
 }
 
-/// A compiled regular expression; immutable and so safe to share.
-public final class CompiledRegex: @unchecked Sendable, CustomStringConvertible {
-    public let description: String
-    private let regex: Regex<AnyRegexOutput>
+/// A compiled regular expression in RE2 syntax, matched in linear time: patterns come from
+/// config but run on untrusted event bytes, so a backtracking engine could be stalled by them.
+/// Immutable and so safe to share.
+public struct CompiledRegex: Sendable, CustomStringConvertible {
+    /// Where the accepted syntax is documented, for error messages.
+    public static let syntaxReference = LinearRegex.syntaxReference
+
+    private let regex: LinearRegex
 
     public init(_ pattern: String) throws {
-        description = pattern
-        regex = try Regex(pattern)
+        regex = try LinearRegex(pattern)
     }
 
-    public func matches(_ text: String) -> Bool { text.contains(regex) }
+    public var description: String { regex.pattern }
+
+    /// Whether the pattern matches anywhere in `text`; `^` and `$` anchor it.
+    public func matches(_ text: String) -> Bool { regex.matches(text) }
 }
 
 /// How a topic, key or header value is matched: exact, glob (`*`, `?`) or `^regex`.

@@ -137,7 +137,7 @@ enum RuleParser {
 
     private static func matcher(_ text: String, at node: Node, what: String, reader: inout YAMLReader) -> TextMatcher? {
         do { return try TextMatcher(text) } catch {
-            reader.report(node, "\(what) '\(text)' is not a valid regex: \(error)")
+            reader.report(node, "\(what) '\(text)' is not a valid regex in RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
             return nil
         }
     }
@@ -189,7 +189,7 @@ enum RuleParser {
                 case "regex":
                     if let text = reader.string(valueNode, named: "regex") {
                         do { operators.append(.regex(try CompiledRegex(text))) } catch {
-                            reader.report(valueNode, "rule '\(rule)': regex '\(text)' is not valid: \(error)")
+                            reader.report(valueNode, "rule '\(rule)': regex '\(text)' is not valid RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
                         }
                     }
                 default:
