@@ -1,11 +1,21 @@
 import Foundation
 
 /// Braze's `X-RateLimit-*` response headers.
+///
+/// They may come from a proxy rather than Braze, so every value is parsed defensively:
+/// garbage, inf and nan are nil; counts are clamped to `0...maxCount`; a reset in epoch
+/// milliseconds is converted to seconds. Nothing read here can trap later.
 public struct RateLimitHeaders: Sendable, Equatable {
     public var limit: Int?
     public var remaining: Int?
-    /// When the window resets, in epoch seconds.
+    /// When the window resets, in epoch seconds, within `0..<maxEpochSeconds`.
     public var reset: Int64?
+
+    /// The largest count believed; real limits are in the hundreds.
+    public static let maxCount = Int(Int32.max)
+    /// Epoch seconds below this are seconds (it is the year 5138); from here to 1000 times it,
+    /// milliseconds. Anything larger is nonsense.
+    public static let maxEpochSeconds: Double = 1e11
 
     public init(limit: Int? = nil, remaining: Int? = nil, reset: Int64? = nil) {
         self.limit = limit
@@ -18,10 +28,30 @@ public struct RateLimitHeaders: Sendable, Equatable {
         func value(_ name: String) -> String? {
             headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
         }
-        limit = value("X-RateLimit-Limit").flatMap { Int($0) }
-        remaining = value("X-RateLimit-Remaining").flatMap { Int($0) }
-        // Some proxies send fractional seconds.
-        reset = value("X-RateLimit-Reset").flatMap { Int64($0) ?? Double($0).map { Int64($0.rounded(.up)) } }
+        limit = value("X-RateLimit-Limit").flatMap(Self.count)
+        remaining = value("X-RateLimit-Remaining").flatMap(Self.count)
+        reset = value("X-RateLimit-Reset").flatMap(Self.epochSeconds)
+    }
+
+    /// A request count: rounded down, a negative one is 0 (nothing left), a huge one `maxCount`.
+    static func count(_ text: String) -> Int? {
+        guard let value = number(text) else { return nil }
+        return Int(min(max(value, 0), Double(maxCount)).rounded(.down))
+    }
+
+    /// Epoch seconds, rounded up (some proxies send fractions), or milliseconds converted.
+    static func epochSeconds(_ text: String) -> Int64? {
+        guard let value = number(text), value >= 0 else { return nil }
+        let seconds = value < maxEpochSeconds ? value : value / 1000
+        guard seconds < maxEpochSeconds else { return nil }
+        return Int64(seconds.rounded(.up))
+    }
+
+    /// A finite decimal number; nil for garbage, inf, nan and over-long text.
+    private static func number(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.utf8.count <= 64, let value = Double(trimmed), value.isFinite else { return nil }
+        return value
     }
 }
 
@@ -122,6 +152,14 @@ public struct JobSyncStatus: Sendable, Equatable, Codable {
         case rowsFailedWithErrors = "rows_failed_with_errors"
     }
 
+    /// A row count that is only informational: a fraction, a negative or an out-of-range number
+    /// (or a string) must not make the whole status page unreadable, so it becomes nil or is clamped.
+    private static func rowCount(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) -> Int? {
+        if let value = try? c.decodeIfPresent(Int.self, forKey: key) { return max(value, 0) }
+        guard let value = try? c.decodeIfPresent(Double.self, forKey: key), value.isFinite else { return nil }
+        return Int(min(max(value, 0), 1e15).rounded(.down))
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -129,8 +167,8 @@ public struct JobSyncStatus: Sendable, Equatable, Codable {
             syncStartTime: try c.decodeIfPresent(String.self, forKey: .syncStartTime),
             syncFinishTime: try c.decodeIfPresent(String.self, forKey: .syncFinishTime),
             lastTimestampSynced: try c.decodeIfPresent(String.self, forKey: .lastTimestampSynced),
-            rowsSynced: try c.decodeIfPresent(Int.self, forKey: .rowsSynced),
-            rowsFailedWithErrors: try c.decodeIfPresent(Int.self, forKey: .rowsFailedWithErrors)
+            rowsSynced: Self.rowCount(c, .rowsSynced),
+            rowsFailedWithErrors: Self.rowCount(c, .rowsFailedWithErrors)
         )
     }
 }

@@ -22,6 +22,9 @@ public struct SimulatorConfig: Sendable {
     public var addedLatency: ClosedRange<Duration>?
     /// Chance that a CDI request's connection is closed without any response.
     public var dropConnectionProbability = 0.0
+    /// Header values sent verbatim in place of the computed `X-RateLimit-*` ones (keyed by
+    /// header name), to test clients against a misbehaving proxy: `["X-RateLimit-Reset": "inf"]`.
+    public var rateLimitHeaderOverrides: [String: String] = [:]
     /// Makes every random choice reproducible.
     public var seed: UInt64?
 

@@ -85,7 +85,7 @@ actor Workspace {
                 ("X-RateLimit-Limit", String(state.limit)),
                 ("X-RateLimit-Remaining", String(state.remaining)),
                 ("X-RateLimit-Reset", String(state.reset)),
-            ]
+            ].map { header in (header.0, config.rateLimitHeaderOverrides[header.0] ?? header.1) }
         }
         log.append(SimRequest(
             method: call.method, path: call.path, integrationID: call.integrationID,
@@ -239,7 +239,7 @@ struct SlidingWindow {
     mutating func state(at now: Double) -> (limit: Int, remaining: Int, reset: Int64) {
         expire(at: now)
         let reset = (admitted.first.map { $0 + limit.window.seconds } ?? now).rounded(.up)
-        return (limit.count, max(0, limit.count - admitted.count), Int64(reset))
+        return (limit.count, max(0, limit.count - admitted.count), Int64(saturating: reset))
     }
 
     private mutating func expire(at now: Double) {

@@ -31,7 +31,7 @@ extension StatusResult {
             } else {
                 let start = newest.syncStartTime.flatMap(parseISO8601)
                 let finish = newest.syncFinishTime.flatMap(parseISO8601)
-                self = .finished(duration: start.flatMap { start in finish.map { .seconds(fractional: $0.timeIntervalSince(start)) } })
+                self = .finished(duration: start.flatMap { start in finish.flatMap { Self.jobDuration(from: start, to: $0) } })
             }
         case .inProgress, .rateLimited: self = .rateLimited
         case .unauthorized: self = .unauthorized
@@ -39,6 +39,17 @@ extension StatusResult {
         case .notFound, .invalidID: self = .notFound
         case .serverError, .networkError: self = .failed
         }
+    }
+
+    /// The longest job duration believed from a status body; the coordinator waits about this
+    /// long before its first poll of the next job, so a bogus year-long value must not stall it.
+    static let maxReportedJobDuration: Duration = .seconds(24 * 3600)
+
+    /// The job's duration from its reported times; nil when they run backwards, clamped when absurd.
+    static func jobDuration(from start: Date, to finish: Date) -> Duration? {
+        let seconds = finish.timeIntervalSince(start)
+        guard seconds.isFinite, seconds >= 0 else { return nil }
+        return min(.seconds(fractional: seconds), maxReportedJobDuration)
     }
 
     var outcomeLabel: String {

@@ -8,7 +8,11 @@ struct ServiceClock: Sendable {
 
     func now() -> Moment { Moment(ContinuousClock.now - start) }
 
+    /// Never later than `RateLimitHint.maxResetHorizon` from now: a proxy's wrong unit or clock must not park a target for days.
     func moment(epochSeconds: Int64) -> Moment {
-        now() + .seconds(fractional: Double(epochSeconds) - Date().timeIntervalSince1970)
+        Moment.fromWallClock(
+            epochSeconds: Double(epochSeconds), wallClockNow: Date().timeIntervalSince1970,
+            now: now(), horizon: RateLimitHint.maxResetHorizon
+        )
     }
 }

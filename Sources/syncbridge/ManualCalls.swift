@@ -38,7 +38,8 @@ func withRetries<Body>(_ policy: RetryPolicy, attempts: Int = 6, _ call: () asyn
         switch response.outcome {
         case .rateLimited:
             let untilReset = response.rateLimit.reset.map { Double($0) - Date().timeIntervalSince1970 } ?? 0
-            delay = max(.seconds(fractional: max(untilReset, 0)), Backoff(policy: policy).delay(attempt: attempt, using: &random))
+            let resetWait = min(max(untilReset, 0), RateLimitHint.maxResetHorizon.seconds)
+            delay = max(.seconds(fractional: resetWait), Backoff(policy: policy).delay(attempt: attempt, using: &random))
         case .serverError, .networkError:
             delay = Backoff(policy: policy).delay(attempt: attempt, using: &random)
         default:

@@ -1,4 +1,5 @@
 @testable import BrazeCDI
+import Foundation
 import Testing
 
 @Suite("Response classification")
@@ -34,6 +35,62 @@ struct ClassificationTests {
             ("x-ratelimit-limit", "20"), ("X-RATELIMIT-REMAINING", "3"), ("X-RateLimit-Reset", "1700000000"),
         ])
         #expect(headers == RateLimitHeaders(limit: 20, remaining: 3, reset: 1_700_000_000))
+    }
+
+    @Test("a hostile X-RateLimit-Reset never traps and is bounded; milliseconds become seconds")
+    func hostileReset() {
+        func reset(_ value: String) -> Int64? { RateLimitHeaders(headers: [("X-RateLimit-Reset", value)]).reset }
+        // Each of inf, nan and 1e300 used to trap in Int64(Double).
+        #expect(reset("inf") == nil)
+        #expect(reset("-inf") == nil)
+        #expect(reset("Infinity") == nil)
+        #expect(reset("nan") == nil)
+        #expect(reset("1e300") == nil)
+        #expect(reset("-5") == nil)
+        #expect(reset("garbage") == nil)
+        #expect(reset("") == nil)
+        #expect(reset(String(repeating: "9", count: 5000)) == nil)
+        #expect(reset("1764424800000") == 1_764_424_800)
+        #expect(reset("1764424800123") == 1_764_424_801)
+        #expect(reset("1764424800") == 1_764_424_800)
+        #expect(reset(" 1764424800.2 ") == 1_764_424_801)
+        #expect(reset("99999999999999999999") == nil)
+        for value in ["inf", "nan", "1e300", "-5", "garbage", "1764424800000", "9223372036854775807", "1e14", "99999999999.9"] {
+            if let seconds = reset(value) { #expect(seconds >= 0 && Double(seconds) <= RateLimitHeaders.maxEpochSeconds, "\(value)") }
+        }
+    }
+
+    @Test("X-RateLimit-Remaining and Limit are clamped to 0...maxCount")
+    func hostileCounts() {
+        func parsed(_ value: String) -> RateLimitHeaders {
+            RateLimitHeaders(headers: [("X-RateLimit-Limit", value), ("X-RateLimit-Remaining", value)])
+        }
+        #expect(parsed("99999999999999999999") == RateLimitHeaders(limit: RateLimitHeaders.maxCount, remaining: RateLimitHeaders.maxCount))
+        #expect(parsed("-9223372036854775808") == RateLimitHeaders(limit: 0, remaining: 0))
+        #expect(parsed("-5") == RateLimitHeaders(limit: 0, remaining: 0))
+        #expect(parsed("7.9") == RateLimitHeaders(limit: 7, remaining: 7))
+        #expect(parsed("nan") == RateLimitHeaders())
+        #expect(parsed("inf") == RateLimitHeaders())
+        #expect(parsed("lots") == RateLimitHeaders())
+        // A negative Remaining means nothing is left: a bare 429 is then the rate limit.
+        #expect(CDIOutcome(status: 429, message: nil, rateLimit: parsed("-5")) == .rateLimited)
+        #expect(CDIOutcome(status: 429, message: nil, rateLimit: parsed("99999999999999999999")) == .inProgress)
+    }
+
+    @Test("odd row counts in a status body never make the page unreadable")
+    func hostileRowCounts() throws {
+        func decode(_ rows: String) throws -> JobSyncStatus {
+            let json = #"{"job_status":"success","rows_synced":\#(rows),"rows_failed_with_errors":\#(rows)}"#
+            return try JSONDecoder().decode(JobSyncStatus.self, from: Data(json.utf8))
+        }
+        #expect(try decode("12").rowsSynced == 12)
+        #expect(try decode("12.7").rowsSynced == 12)
+        #expect(try decode("-3").rowsSynced == 0)
+        #expect(try decode("1e300").rowsSynced == 1_000_000_000_000_000)
+        #expect(try decode("99999999999999999999").rowsSynced == 1_000_000_000_000_000)
+        #expect(try decode("\"many\"").rowsSynced == nil)
+        #expect(try decode("null").rowsFailedWithErrors == nil)
+        #expect(try decode("1e300").jobStatus == "success")
     }
 
     @Test("the next cursor comes from the body or the Link header's rel=next")

@@ -9,6 +9,9 @@ public struct RateLimitHint: Equatable, Sendable {
     }
 
     public static let none = RateLimitHint()
+
+    /// The furthest ahead a server's reset is believed, wherever it is mapped onto the clock.
+    public static let maxResetHorizon: Duration = .seconds(3600)
 }
 
 /// The classified answer to `POST /cdi/integrations/{id}/sync`.

@@ -28,7 +28,8 @@ public struct RateBudget: Sendable {
     public mutating func consume(_ now: Moment) {
         sent.append(now)
         while sent.count > limit.count, let first = sent.first, first + limit.window <= now { sent.removeFirst() }
-        if let remaining = serverRemaining { serverRemaining = remaining - 1 }
+        // Floors at 0 (already "exhausted"), so a hostile Remaining of Int.min cannot overflow.
+        if let remaining = serverRemaining { serverRemaining = max(remaining, 1) - 1 }
     }
 
     /// Takes the server's view into account; a reset in the past clears it.

@@ -2,12 +2,13 @@ import Foundation
 
 extension Duration {
     /// Parses `250ms`, `10s`, `5m`, `1h` (also `1.5s`); returns nil for anything else.
+    /// Huge values clamp to `saturationLimit` (about 100 years) instead of trapping.
     public init?(configText text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
             let number = trimmed.dropLast(suffix.count)
-            guard let value = Double(number), value >= 0, value.isFinite,
+            guard let value = Double(number), value >= 0,
                   number.allSatisfy({ $0.isNumber || $0 == "." })
             else { continue }
             self = .seconds(fractional: value * scale)
@@ -18,7 +19,7 @@ extension Duration {
 
     /// `10s`, `2m`, `250ms`: the shortest exact spelling, for messages and `rules test`.
     public var configText: String {
-        let ms = Int64((seconds * 1000).rounded())
+        let ms = Int64(saturating: seconds * 1000)
         if ms % 3_600_000 == 0, ms > 0 { return "\(ms / 3_600_000)h" }
         if ms % 60_000 == 0, ms > 0 { return "\(ms / 60_000)m" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }
@@ -38,7 +39,8 @@ public struct RateLimit: Equatable, Sendable, CustomStringConvertible {
 
     public init?(configText text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let count = Int(parts[0].trimmingCharacters(in: .whitespaces)), count > 0 else { return nil }
+        // Saturates rather than failing on too many digits, so the caller can name the limit.
+        guard parts.count == 2, let count = Int(saturatingDecimal: parts[0].trimmingCharacters(in: .whitespaces)), count > 0 else { return nil }
         let windowText = String(parts[1])
         // `20/min`-style shorthands are common in docs; accept a bare unit as "1 of it".
         let window = Duration(configText: windowText) ?? Duration(configText: "1" + windowText)

@@ -9,7 +9,10 @@ public struct Moment: Comparable, Hashable, Sendable, CustomStringConvertible {
 
     public static let origin = Moment(.zero)
 
-    public static func seconds(_ value: Double) -> Moment { Moment(.milliseconds(Int64((value * 1000).rounded()))) }
+    /// `value` seconds after the origin, to the millisecond; clamped (see `Duration.clamped(seconds:)`), never trapping.
+    public static func seconds(_ value: Double) -> Moment {
+        Moment(.milliseconds(Int64(saturating: Duration.clampedSeconds(value) * 1000)))
+    }
 
     public static func < (lhs: Moment, rhs: Moment) -> Bool { lhs.sinceOrigin < rhs.sinceOrigin }
     public static func + (lhs: Moment, rhs: Duration) -> Moment { Moment(lhs.sinceOrigin + rhs) }
@@ -26,9 +29,8 @@ extension Duration {
         return Double(s) + Double(attos) / 1e18
     }
 
-    public static func seconds(fractional value: Double) -> Duration {
-        .nanoseconds(Int64((value * 1e9).rounded()))
-    }
+    /// `value` seconds, to the nanosecond; clamped to ±`saturationLimit` (nan is zero), never trapping.
+    public static func seconds(fractional value: Double) -> Duration { .clamped(seconds: value) }
 
     public func scaled(by factor: Double) -> Duration { .seconds(fractional: seconds * factor) }
 }
