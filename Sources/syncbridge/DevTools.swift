@@ -13,6 +13,7 @@ struct Broker: AsyncParsableCommand {
     @Option(name: .customLong("topic"), help: "A topic to create, NAME[:PARTITIONS]; repeatable.") var topics: [String] = []
 
     func run() async throws {
+        guard (1...64).contains(brokers) else { throw UsageFailure(message: "--brokers must be from 1 to 64") }
         let cluster = try EmbeddedKafkaCluster(brokers: brokers)
         for spec in topics {
             let parts = spec.split(separator: ":")
@@ -84,10 +85,12 @@ func parseRange(_ text: String) -> ClosedRange<Duration>? {
 }
 
 func parseHostPort(_ text: String) throws -> (String, Int) {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
-        throw UsageFailure(message: "'\(text)' must be HOST:PORT, like 127.0.0.1:4010")
+    do {
+        let address = try ListenAddress(parsing: text)
+        return (address.host, address.port)
+    } catch {
+        throw UsageFailure(message: "--listen \(error)")
     }
-    return (String(text[..<colon]), port)
 }
 
 /// Writes a line to stdout at once, so a parent process reading our first line is not kept waiting.

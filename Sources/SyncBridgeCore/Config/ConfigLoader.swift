@@ -17,10 +17,12 @@ public enum ConfigLoader {
     }
 
     public static func load(text: String, file: String, environment: [String: String] = [:]) throws(ConfigErrors) -> ServiceConfig {
-        guard let root = try YAMLReader.compose(text, file: file) else {
+        let (composed, duplicateKeys) = try YAMLReader.compose(text, file: file)
+        guard let root = composed else {
             throw ConfigErrors([ConfigIssue(file: file, line: 1, message: "the config file is empty; see the README for a minimal example")])
         }
         var reader = YAMLReader(file: file, environment: environment)
+        reader.issues = duplicateKeys
         guard let top = reader.mapping(root, named: "the config", allowed: topLevelKeys) else { throw ConfigErrors(reader.issues) }
 
         let kafka = readKafka(top["kafka"], root: root, &reader)
@@ -68,9 +70,11 @@ public enum ConfigLoader {
     public static func loadRules(path: String, environment: [String: String], targets: [String], defaultCoalesce: CoalescePolicy) throws(ConfigErrors) -> RuleSet {
         let text = try readFile(path, referencedFrom: nil)
         var reader = YAMLReader(file: path, environment: environment)
-        guard let root = try YAMLReader.compose(text, file: path) else {
+        let (composed, duplicateKeys) = try YAMLReader.compose(text, file: path)
+        guard let root = composed else {
             throw ConfigErrors([ConfigIssue(file: path, line: 1, message: "the rules file is empty; it must be a YAML list of rules")])
         }
+        reader.issues = duplicateKeys
         let rules = RuleParser.parse(root, reader: &reader, targets: targets, defaultCoalesce: defaultCoalesce)
         guard reader.issues.isEmpty else { throw ConfigErrors(reader.issues) }
         return rules
@@ -107,12 +111,21 @@ public enum ConfigLoader {
         let group = required("group").flatMap { reader.string($0, named: "kafka.group") }
         let topics = required("topics").flatMap { reader.strings($0, named: "kafka.topics") }
         if let topics, topics.isEmpty, let at = entries["topics"] { reader.report(at, "kafka.topics is empty; list at least one topic or ^regex") }
-        for (index, topic) in (topics ?? []).enumerated() where topic.hasPrefix("^") {
-            if (try? CompiledRegex(topic)) == nil {
-                reader.report(entries["topics"].flatMap { node in if case .sequence(let s) = node, index < s.count { s[index] } else { node } }, "kafka.topics entry '\(topic)' is not a valid regex")
+        for (index, topic) in (topics ?? []).enumerated() {
+            let at = entries["topics"].flatMap { node in if case .sequence(let s) = node, index < s.count { s[index] } else { node } }
+            if topic.hasPrefix("^") {
+                do { _ = try CompiledRegex(topic) } catch {
+                    reader.report(at, "kafka.topics entry '\(topic)' is not a valid regex: \(error)")
+                }
+            } else if let problem = KafkaTopicName.problem(with: topic) {
+                reader.report(at, "kafka.topics entry: \(problem); a pattern starts with ^")
             }
         }
-        let deadLetter = entries["dead_letter_topic"].flatMap { reader.string($0, named: "kafka.dead_letter_topic") }
+        let deadLetter = entries["dead_letter_topic"].flatMap { node -> String? in
+            guard let name = reader.string(node, named: "kafka.dead_letter_topic") else { return nil }
+            if let problem = KafkaTopicName.problem(with: name) { reader.report(node, "kafka.dead_letter_topic: \(problem)") }
+            return name
+        }
         var properties: [String: String] = [:]
         if let propertiesNode = entries["properties"], let map = reader.mapping(propertiesNode, named: "kafka.properties", allowed: []) {
             for (name, value) in map {
@@ -124,7 +137,9 @@ public enum ConfigLoader {
         }
         var maxUncommitted = KafkaSettings.defaultMaxUncommitted
         if let node = entries["max_uncommitted"], let text = reader.string(node, named: "kafka.max_uncommitted") {
-            if let value = Int(text), value > 0 { maxUncommitted = value } else { reader.report(node, "kafka.max_uncommitted '\(text)' must be a positive whole number of events") }
+            if let value = Int(saturatingDecimal: text), value > 0, value <= ConfigLimits.maxUncommitted { maxUncommitted = value } else {
+                reader.report(node, "kafka.max_uncommitted '\(text)' must be a whole number of events from 1 to \(ConfigLimits.maxUncommitted)")
+            }
         }
         guard let brokers, let group, let topics else { return nil }
         return KafkaSettings(brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties, maxUncommitted: maxUncommitted)
@@ -186,8 +201,20 @@ public enum ConfigLoader {
     private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
         var settings = HTTPSettings(listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: 1 << 20, ingressTimeout: .seconds(10))
         guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
-        settings.listen = entries["listen"].flatMap { reader.string($0, named: "http.listen") }
-        settings.ingressTokens = entries["ingress_tokens"].flatMap { reader.strings($0, named: "http.ingress_tokens") } ?? []
+        settings.listen = entries["listen"].flatMap { node -> String? in
+            guard let text = reader.string(node, named: "http.listen") else { return nil }
+            do { _ = try ListenAddress(parsing: text) } catch { reader.report(node, "http.listen \(error)") }
+            return text
+        }
+        settings.ingressTokens = entries["ingress_tokens"].flatMap { (node: Node) -> [String]? in
+            guard let tokens = reader.strings(node, named: "http.ingress_tokens") else { return nil }
+            // Point at the entry itself when every entry could be read.
+            let items: [Node] = if case .sequence(let s) = node, s.count == tokens.count { Array(s) } else { Array(repeating: node, count: tokens.count) }
+            for (token, item) in zip(tokens, items) {
+                if let problem = ingressTokenProblem(token) { reader.report(item, "http.ingress_tokens entry \(problem)") }
+            }
+            return tokens
+        } ?? []
         settings.ingressHMAC = entries["ingress_hmac"].flatMap { readHMAC($0, &reader) }
         if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
             if let bytes = parseByteSize(text) { settings.maxBody = bytes } else {
@@ -231,10 +258,23 @@ public enum ConfigLoader {
         return IngressHMACSettings(secretSource: source, header: header)
     }
 
+    /// Why a bearer token could never be sent, or would be guessed at once; nil when usable.
+    static func ingressTokenProblem(_ token: String) -> String? {
+        if token.isEmpty { return "is empty (check that its ${VARIABLE} is set); an empty token would accept requests with no credentials" }
+        if !token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return "contains a space, a control character or non-ASCII text, which an Authorization header cannot carry; use printable ASCII only"
+        }
+        return nil
+    }
+
+    /// Bytes in `1MiB`, `512KB`, `1048576`; nil for anything else. A size too large for `Int`
+    /// comes back as `Int.max`, so the caller reports its limit instead of the process trapping.
     static func parseByteSize(_ text: String) -> Int? {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("KB", 1000), ("MB", 1_000_000), ("B", 1), ("", 1)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let value = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 { return value * scale }
+            if let value = Int(saturatingDecimal: text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 {
+                return value.multipliedOrNil(by: scale) ?? .max
+            }
         }
         return nil
     }

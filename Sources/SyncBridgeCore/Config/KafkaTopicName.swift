@@ -32,17 +32,21 @@ public enum KafkaTopicName {
         return "U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)"
     }
 
-    /// The name with anything outside printable ASCII escaped, so it is safe to log.
+    /// The name with anything outside printable ASCII escaped, so it is safe to log,
+    /// and cut short so a hostile name is never echoed in full.
     private static func quoted(_ name: String) -> String {
         var out = ""
-        for scalar in name.unicodeScalars.prefix(80) {
+        for scalar in name.unicodeScalars {
+            if out.unicodeScalars.count >= 60 {
+                out += "..."
+                break
+            }
             if scalar.isASCII, scalar.value >= 0x20, scalar.value < 0x7F, scalar != "\"", scalar != "\\" {
                 out.unicodeScalars.append(scalar)
             } else {
                 out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             }
         }
-        if name.unicodeScalars.count > 80 { out += "..." }
         return "\"\(out)\""
     }
 }

@@ -12,27 +12,36 @@ struct YAMLReader {
         self.environment = environment
     }
 
-    static func compose(_ text: String, file: String) throws(ConfigErrors) -> Node? {
-        do {
-            return try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigErrors([ConfigIssue(file: file, line: Self.line(of: error), message: "not valid YAML: \(Self.summary(of: error))")])
+    /// The document's root, and one issue per repeated key (which does not stop the rest of
+    /// the checks); throws for text that is not YAML at all.
+    static func compose(_ text: String, file: String) throws(ConfigErrors) -> (root: Node?, duplicateKeys: [ConfigIssue]) {
+        do throws(YamlError) {
+            let (root, issues) = try DuplicateKeys.compose(text, file: file)
+            return (root, issues)
         } catch {
-            throw ConfigErrors([ConfigIssue(file: file, line: 1, message: "not valid YAML: \(error)")])
+            throw ConfigErrors([ConfigIssue(file: file, line: Self.line(of: error, in: text), message: "not valid YAML: \(Self.summary(of: error))")])
         }
     }
 
-    private static func line(of error: YamlError) -> Int {
+    private static func line(of error: YamlError, in text: String) -> Int {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        case .duplicatedKeysInMapping(_, let context): return context.mark.line
+        case .reader(_, let offset?, _, _):
+            return 1 + text.unicodeScalars.prefix(max(0, offset)).reduce(0) { $0 + ($1 == "\n" ? 1 : 0) }
         default: return 1
         }
     }
 
+    /// What went wrong, without the copy of the whole file that Yams's own description carries.
     private static func summary(of error: YamlError) -> String {
         switch error {
         case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _), .composer(let context, let problem, _, _):
             return [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")); keep one of each"
+        case .reader(let problem, _, _, _):
+            return problem
         default: return "\(error)"
         }
     }
@@ -122,6 +131,10 @@ struct YAMLReader {
             report(node, "\(what) '\(text)' is not a duration; write it like 250ms, 10s, 5m or 1h")
             return nil
         }
+        guard value <= ConfigLimits.maxDuration else {
+            report(node, "\(what) '\(text)' is too long; the maximum is \(ConfigLimits.maxDurationText)")
+            return nil
+        }
         return value
     }
 
@@ -129,6 +142,14 @@ struct YAMLReader {
         guard let text = string(node, named: what) else { return nil }
         guard let value = RateLimit(configText: text) else {
             report(node, "\(what) '\(text)' is not a rate; write COUNT/WINDOW, like 20/1m")
+            return nil
+        }
+        guard value.count <= ConfigLimits.maxRateCount else {
+            report(node, "\(what) '\(text)' allows too many requests; the maximum COUNT is \(ConfigLimits.maxRateCount) per window")
+            return nil
+        }
+        guard value.window <= ConfigLimits.maxDuration else {
+            report(node, "\(what) '\(text)' has too long a window; the maximum is \(ConfigLimits.maxDurationText)")
             return nil
         }
         return value
