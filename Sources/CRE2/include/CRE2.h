@@ -3,8 +3,8 @@
 
 // A minimal C interface to RE2, so Swift can use a linear-time regex engine
 // without C++ interop. Patterns and subjects are length-delimited UTF-8 bytes:
-// embedded NULs are ordinary characters, and invalid UTF-8 never matches a
-// character class but cannot crash or stall a match.
+// embedded NULs are ordinary characters, and a byte that is not valid UTF-8
+// matches only `\C` (any byte), never `.` or a class, and cannot derail a match.
 
 #include <stddef.h>
 #include <stdint.h>
