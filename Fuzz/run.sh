@@ -41,8 +41,9 @@ build() {
     for target in "$@"; do
         echo "== building $target"
         # -enable-testing: the CDI and ingress targets reach internal parsing code through @testable.
+        # Only errors and the result are shown: the dependencies' warnings would bury them.
         nice -n 10 "$SWIFT" build -c release --scratch-path "$SCRATCH" --sanitize fuzzer \
-            -Xswiftc -enable-testing --product "$target" || return 1
+            -Xswiftc -enable-testing --product "$target" 2>&1 | grep -E "error:|Build of product|Compiling Fuzz" || return 1
     done
 }
 
