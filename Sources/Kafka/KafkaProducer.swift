@@ -48,6 +48,22 @@ public final class KafkaProducer: @unchecked Sendable {
         }
     }
 
+    /// The names of the topics the cluster has, from one metadata request for all topics: unlike a
+    /// request naming one topic, it never makes a broker auto-create anything. Blocks for up to
+    /// `timeoutMilliseconds` and holds off `produce` meanwhile, so call it off the cooperative
+    /// pool, on a producer of its own.
+    public func topicNames(timeoutMilliseconds: Int32) throws -> Set<String> {
+        try lock.withLock {
+            guard !isClosed else { throw KafkaError(message: "kafka producer is closed; topics can no longer be listed.") }
+            var metadata: UnsafePointer<rd_kafka_metadata_t>?
+            let error = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError("kafka: cannot list topics", error) }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            let topics = UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+            return Set(topics.filter { $0.err == RD_KAFKA_RESP_ERR_NO_ERROR }.map { String(cString: $0.topic) })
+        }
+    }
+
     /// Flushes briefly, fails whatever is still pending, stops the poll thread and frees the client.
     /// Safe to call more than once.
     public func close() {

@@ -53,6 +53,8 @@ public final class SyncService: Service, Sendable {
 
         var consumerProperties = config.kafka.properties
         consumerProperties["client.id"] = consumerProperties["client.id"] ?? "syncbridge"
+        // A topic created after start that a ^regex entry matches is consumed within seconds, not librdkafka's 5 minutes.
+        if config.kafka.topics.contains(where: { $0.hasPrefix("^") }), consumerProperties["topic.metadata.refresh.interval.ms"] == nil { consumerProperties["topic.metadata.refresh.interval.ms"] = "10000" }
         let consumer = try KafkaConsumer(bootstrapServers: bootstrapServers, groupID: config.kafka.group, topics: config.kafka.topics, properties: consumerProperties)
         let producerProperties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
         producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)

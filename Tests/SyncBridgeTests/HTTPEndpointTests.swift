@@ -23,10 +23,11 @@ final class HTTPStack: @unchecked Sendable {
     private var serviceGroup: ServiceGroup?
     private var serviceTask: Task<Void, Error>?
 
-    /// `http` is appended to the stack's config as its `http:` section.
-    init(http: String, environment: [String: String] = [:]) async throws {
+    /// `http` is appended to the stack's config as its `http:` section; `adjust` may rewrite the
+    /// rest of the config text first.
+    init(http: String, environment: [String: String] = [:], adjust: (String) -> String = { $0 }) async throws {
         stack = try await Stack(simulator: simulatorConfig())
-        let config = try ConfigLoader.load(text: stack.configText() + "\nhttp: \(http)\n", file: "e2e.yaml")
+        let config = try ConfigLoader.load(text: adjust(stack.configText()) + "\nhttp: \(http)\n", file: "e2e.yaml")
         service = try SyncService(config: config, environment: environment.merging(["E2E_KEY": "e2e-key"]) { a, _ in a }, logger: quietLogger(), observer: stack.recorder)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try HTTPEndpoints.application(for: service, listen: "127.0.0.1:0") { port in

@@ -8,7 +8,10 @@ public enum ConfigLoader {
     static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
-    static let httpKeys = ["listen", "ingress_tokens", "ingress_hmac", "ingress_timeout", "max_body"]
+    static let httpKeys = [
+        "listen", "ingress_tokens", "ingress_hmac", "ingress_timeout", "max_body",
+        "max_connections", "max_inflight_body", "idle_timeout", "header_timeout", "read_timeout",
+    ]
     static let hmacKeys = ["secret_env", "secret_file", "header"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> ServiceConfig {
@@ -199,7 +202,7 @@ public enum ConfigLoader {
     }
 
     private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
-        var settings = HTTPSettings(listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: 1 << 20, ingressTimeout: .seconds(10))
+        var settings = HTTPSettings(listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: HTTPSettings.defaultMaxBody, ingressTimeout: .seconds(10))
         guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
         settings.listen = entries["listen"].flatMap { node -> String? in
             guard let text = reader.string(node, named: "http.listen") else { return nil }
@@ -217,9 +220,40 @@ public enum ConfigLoader {
         } ?? []
         settings.ingressHMAC = entries["ingress_hmac"].flatMap { readHMAC($0, &reader) }
         if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
-            if let bytes = parseByteSize(text) { settings.maxBody = bytes } else {
+            if let bytes = parseByteSize(text) {
+                if bytes > HTTPSettings.maxBodyCap {
+                    reader.report(bodyNode, "http.max_body '\(text)' is over the limit of \(HTTPSettings.maxBodyCap >> 20)MiB; webhook bodies this large belong in object storage, with a reference in the event")
+                } else {
+                    settings.maxBody = bytes
+                }
+            } else {
                 reader.report(bodyNode, "http.max_body '\(text)' is not a size; write bytes or KiB/MiB, like 1MiB")
             }
+        }
+        if let node = entries["max_connections"], let text = reader.string(node, named: "http.max_connections") {
+            if let value = Int(text), (1...1_000_000).contains(value) { settings.maxConnections = value } else {
+                reader.report(node, "http.max_connections '\(text)' must be a whole number from 1 to 1000000, like \(HTTPSettings.defaultMaxConnections)")
+            }
+        }
+        if let node = entries["max_inflight_body"], let text = reader.string(node, named: "http.max_inflight_body") {
+            if let bytes = parseByteSize(text) {
+                if bytes < settings.maxBody {
+                    reader.report(node, "http.max_inflight_body '\(text)' is smaller than http.max_body (\(settings.maxBody) bytes), so the largest allowed body could never be accepted; raise it")
+                } else {
+                    settings.maxInflightBody = bytes
+                }
+            } else {
+                reader.report(node, "http.max_inflight_body '\(text)' is not a size; write bytes or KiB/MiB, like 64MiB")
+            }
+        } else if settings.maxInflightBody < settings.maxBody {
+            settings.maxInflightBody = settings.maxBody
+        }
+        let timeouts: [(String, WritableKeyPath<HTTPSettings, Duration>)] = [
+            ("idle_timeout", \.idleTimeout), ("header_timeout", \.headerTimeout), ("read_timeout", \.readTimeout),
+        ]
+        for (key, path) in timeouts {
+            guard let node = entries[key], let value = reader.duration(node, named: "http.\(key)") else { continue }
+            if value < .milliseconds(1) { reader.report(node, "http.\(key) must be at least 1ms") } else { settings[keyPath: path] = value }
         }
         if let timeoutNode = entries["ingress_timeout"], let value = reader.duration(timeoutNode, named: "http.ingress_timeout") {
             // librdkafka's message.timeout.ms: whole milliseconds, and 0 would mean "wait forever".

@@ -74,6 +74,27 @@ public struct HTTPSettings: Sendable {
     public var maxBody: Int
     /// How long `POST /v1/events/{topic}` waits for the broker before answering 503.
     public var ingressTimeout: Duration
+    /// Open connections at once; one more is answered 503 with Retry-After and closed.
+    public var maxConnections = HTTPSettings.defaultMaxConnections
+    /// Request-body bytes held at once across all requests (buffered for a signature check or
+    /// waiting for the broker); a request that would exceed it is answered 503 with Retry-After.
+    public var maxInflightBody = HTTPSettings.defaultMaxInflightBody
+    /// A connection with no request under way is closed after this long.
+    public var idleTimeout = HTTPSettings.defaultIdleTimeout
+    /// A request head must arrive whole within this long of its first byte.
+    public var headerTimeout = HTTPSettings.defaultHeaderTimeout
+    /// A request body must arrive whole within this long of its head: a total, so a client
+    /// trickling one byte a second is cut off too.
+    public var readTimeout = HTTPSettings.defaultReadTimeout
+
+    public static let defaultMaxBody = 1 << 20
+    /// The largest `max_body` accepted; the ingress producer's `message.max.bytes` is raised to fit it.
+    public static let maxBodyCap = 100 << 20
+    public static let defaultMaxConnections = 256
+    public static let defaultMaxInflightBody = 64 << 20
+    public static let defaultIdleTimeout = Duration.seconds(60)
+    public static let defaultHeaderTimeout = Duration.seconds(10)
+    public static let defaultReadTimeout = Duration.seconds(30)
 }
 
 /// Webhook signatures: a hex HMAC-SHA256 of the raw body, sent in `header`.
