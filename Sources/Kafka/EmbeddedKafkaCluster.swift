@@ -40,6 +40,12 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
         try check(rd_kafka_mock_broker_set_up(cluster, id), "cannot bring broker \(id) up")
     }
 
+    /// Delays every response of broker `id` by `milliseconds`: a broker that is reachable but
+    /// answers nothing in time, so every blocking call to it (a commit, a close) waits.
+    public func setBrokerRoundTrip(_ id: Int32, milliseconds: Int32) throws {
+        try check(rd_kafka_mock_broker_set_rtt(cluster, id, milliseconds), "cannot delay broker \(id)")
+    }
+
     /// Makes the next `errors.count` requests with Kafka protocol `apiKey` (e.g. 0 = Produce) fail
     /// with these error codes, in order.
     public func pushRequestErrors(apiKey: Int16, errors: [Int32]) {
