@@ -136,6 +136,47 @@ import Testing
         #expect(issues(text) == ["sb.yaml:5: duplicate key 'rules', first given on line 3; keep one of them"])
     }
 
+    @Test func duplicatePositionsCountLikeLibYAML() {
+        // Columns are counted in Unicode scalars and CR LF is one line break.
+        let crlf = "kafka: { brokers: embedded, group: g, topics: [t] }\r\ntargets: [{ name: braze, endpoint: \"https://rest.iad-01.braze.com\", api_key_env: K }]\r\n"
+            + "coalesce: { \"é€😀\": 1, quiet: 1s, \"é€😀\": 2, quiet: 2s }\r\nrules: []\r\n"
+        let found = issues(crlf)
+        #expect(found.filter { $0.contains("duplicate key") } == [
+            "sb.yaml:3: duplicate key 'é€😀', first given on line 3; keep one of them",
+            "sb.yaml:3: duplicate key 'quiet', first given on line 3; keep one of them",
+        ])
+    }
+
+    @Test func anchoredAndTaggedDuplicatesAreFound() {
+        let text = """
+        kafka: { brokers: embedded, group: g, topics: [t] }
+        coalesce:
+          &first quiet: 1s
+          !!str quiet: 2s
+          max_delay: 1m
+          max_delay: 2m
+        """
+        #expect(issues(text).filter { $0.contains("duplicate key") } == [
+            "sb.yaml:4: duplicate key 'quiet', first given on line 3; keep one of them",
+            "sb.yaml:6: duplicate key 'max_delay', first given on line 5; keep one of them",
+        ])
+    }
+
+    @Test func aDuplicateThatCannotBeRenamedIsStillReportedAtItsLine() {
+        let text = """
+        kafka: { brokers: embedded, group: g, topics: [t] }
+        coalesce:
+          ? [a]
+          : 1s
+          ? [a]
+          : 2s
+        """
+        let found = issues(text)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("sb.yaml:3: not valid YAML: duplicate key") == true)
+        #expect(found.first?.contains("\n") == false)
+    }
+
     @Test func duplicateKeysInARulesFileAreReportedInThatFile() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dupkeys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

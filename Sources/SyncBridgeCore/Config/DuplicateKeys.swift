@@ -36,10 +36,16 @@ enum DuplicateKeys {
     }
 
     /// `text` with a marker and `number` inserted at the start of the key scalar at `mark`,
-    /// or nil when no plain or quoted scalar starts there (an anchored or aliased key, say).
+    /// or nil when no plain or quoted scalar starts there (an alias or a collection as key).
     static func renaming(keyAt mark: Mark, in text: String, as number: Int) -> String? {
         var scalars = Array(text.unicodeScalars)
         guard var index = offset(of: mark, in: scalars), index < scalars.count else { return nil }
+        // A key's mark is at its anchor or tag, if it has one (`&a key:`, `!!str key:`): skip past them.
+        while index < scalars.count, scalars[index] == "&" || scalars[index] == "!" {
+            while index < scalars.count, scalars[index] != " ", scalars[index] != "\t" { index += 1 }
+            while index < scalars.count, scalars[index] == " " || scalars[index] == "\t" { index += 1 }
+        }
+        guard index < scalars.count else { return nil }
         switch scalars[index] {
         case "\"", "'": index += 1
         case "&", "*", "!", "?", "[", "{", "|", ">", "%", "@", "`", "-", ",", "]", "}", "#", ":", " ", "\t", "\n", "\r": return nil
