@@ -39,6 +39,9 @@ import Testing
         let found = issues(Self.withHTTP("  max_body: 99999999999999999999MiB"))
         #expect(found.count == 1)
         #expect(found.first?.hasPrefix("sb.yaml:24: http.max_body '99999999999999999999MiB'") == true)
+        #expect(issues(Self.withHTTP("  max_inflight_body: 99999999999999999999MiB")) == [
+            "sb.yaml:24: http.max_inflight_body '99999999999999999999MiB' is too large; the maximum is 1000000000 bytes (1GB)",
+        ])
     }
 
     // MARK: http.listen

@@ -237,7 +237,9 @@ public enum ConfigLoader {
         }
         if let node = entries["max_inflight_body"], let text = reader.string(node, named: "http.max_inflight_body") {
             if let bytes = parseByteSize(text) {
-                if bytes < settings.maxBody {
+                if bytes > ConfigLimits.maxByteSize {
+                    reader.report(node, "http.max_inflight_body '\(text)' is too large; the maximum is \(ConfigLimits.maxByteSize) bytes (1GB)")
+                } else if bytes < settings.maxBody {
                     reader.report(node, "http.max_inflight_body '\(text)' is smaller than http.max_body (\(settings.maxBody) bytes), so the largest allowed body could never be accepted; raise it")
                 } else {
                     settings.maxInflightBody = bytes
