@@ -9,7 +9,8 @@ import SyncBridgeCore
 /// served by an HTTP/1.1 server with connection limits and deadlines (`GuardedHTTP1Channel`).
 public enum HTTPEndpoints {
     public static func application(for service: SyncService, listen: String, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
-        let (host, port) = try parseListen(listen)
+        let address = try ListenAddress(parsing: listen)
+        let (host, port) = (address.host, address.port)
         let router = Router()
         let settings = service.config.http
         router.get("/healthz") { _, _ in "ok\n" }
@@ -33,17 +34,6 @@ public enum HTTPEndpoints {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: service.logger
         )
-    }
-
-    struct BadListen: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func parseListen(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw BadListen(description: "http.listen '\(text)' must be HOST:PORT, like 127.0.0.1:8080")
-        }
-        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
     }
 
     static func json(_ status: Int, _ fields: [String: String], retryAfterSeconds: Int? = nil) -> Response {
@@ -175,9 +165,9 @@ struct IngressEndpoint: Sendable {
     /// Reads the body while `held` bytes of the shared budget cover it: a declared length is
     /// reserved before reading (so a request that is let in can finish), a chunked body as it comes.
     private func readBody(_ request: Request, holding held: inout Int) async throws -> BodyRead {
-        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let declared = request.headers[.contentLength].flatMap { Int(saturatingDecimal: $0) }
         if let declared {
-            guard declared <= settings.maxBody else { return .tooLarge }
+            guard declared >= 0, declared <= settings.maxBody else { return .tooLarge }
             guard budget.reserve(declared) else { return .overBudget }
             held = declared
         }
