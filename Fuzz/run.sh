@@ -9,13 +9,30 @@
 # Inputs found while fuzzing go to .build-fuzz/corpus/TARGET (the committed seeds under
 # Fuzz/Corpus/TARGET are only read); crashes, hangs (one input over 10 s) and inputs needing
 # over 2 GB go to .build-fuzz/findings/TARGET/. The status is non-zero when any target failed.
+#
+# FUZZ_SANITIZE=address adds AddressSanitizer (its own build in .build-fuzz-address): slower, but
+# catches out-of-bounds reads through the JSON parser's unsafe buffer pointers, which release
+# builds do not bounds-check. FUZZ_CONFIGURATION=debug (own build in .build-fuzz-debug) compiles
+# faster from scratch and checks those bounds too, but runs several times slower.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SWIFT=${SWIFT:-swift}
-SCRATCH=.build-fuzz
+SANITIZE=${FUZZ_SANITIZE:-}
+CONFIGURATION=${FUZZ_CONFIGURATION:-release}
+SCRATCH=.build-fuzz${SANITIZE:+-$SANITIZE}
+[ "$CONFIGURATION" = release ] || SCRATCH=$SCRATCH-$CONFIGURATION
+SANITIZE_FLAGS=(--sanitize fuzzer)
+RUN_FLAGS=()
+if [ -n "$SANITIZE" ]; then
+    SANITIZE_FLAGS+=(--sanitize "$SANITIZE")
+    RUN_FLAGS+=(-detect_leaks=0) # the runtime's caches live until exit and would read as leaks
+fi
 ALL_TARGETS=(FuzzJSON FuzzConfig FuzzRules FuzzCDI FuzzIngress)
 export SYNCBRIDGE_FUZZ=1 # declares the targets in Package.swift
+# Swift's crash backtracer would take the signal of a trap first, and libFuzzer leaves a handler
+# that is already installed alone: the run would die without saving the input.
+export SWIFT_BACKTRACE=enable=no
 
 # Longest input per target: big enough for the samples and their mutations, small enough
 # to keep each run fast. A hang is one input running over 10 s.
@@ -42,7 +59,7 @@ build() {
         echo "== building $target"
         # -enable-testing: the CDI and ingress targets reach internal parsing code through @testable.
         # Only errors and the result are shown: the dependencies' warnings would bury them.
-        nice -n 10 "$SWIFT" build -c release --scratch-path "$SCRATCH" --sanitize fuzzer \
+        nice -n 10 "$SWIFT" build -c "$CONFIGURATION" --scratch-path "$SCRATCH" "${SANITIZE_FLAGS[@]}" \
             -Xswiftc -enable-testing --product "$target" 2>&1 | grep -E "error:|Build of product|Compiling Fuzz" || return 1
     done
 }
@@ -53,9 +70,9 @@ run() {
     local corpus=$SCRATCH/corpus/$target findings=$SCRATCH/findings/$target log=$SCRATCH/logs/$target.log
     mkdir -p "$corpus" "$findings" "$(dirname "$log")"
     echo "== $target for ${seconds}s (log: $log)"
-    nice -n 10 "$SCRATCH/release/$target" "$corpus" "Fuzz/Corpus/$target" \
+    nice -n 10 "$SCRATCH/$CONFIGURATION/$target" "$corpus" "Fuzz/Corpus/$target" \
         -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=10 -rss_limit_mb=2048 \
-        -dict="$(dictionary "$target")" -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1
+        -dict="$(dictionary "$target")" -artifact_prefix="$findings/" -print_final_stats=1 ${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"} >"$log" 2>&1
     local status=$?
     local last runs rate
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
@@ -93,10 +110,10 @@ fuzz | smoke)
     ;;
 replay)
     target=${targets[0]:?name a target}
-    nice -n 10 "$SCRATCH/release/$target" -timeout=10 -rss_limit_mb=2048 "${targets[@]:1}"
+    nice -n 10 "$SCRATCH/$CONFIGURATION/$target" -timeout=10 -rss_limit_mb=2048 ${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"} "${targets[@]:1}"
     ;;
 *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
