@@ -212,7 +212,8 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.assigned(partitions)) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         // Last chance to commit for these partitions: after the unassign they belong to another member.
-        if !events.closing, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
+        // Lost partitions (this member was expelled) already belong to another: a commit would be refused.
+        if !events.closing, rd_kafka_assignment_lost(handle) == 0, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
             let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
             if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
         }

@@ -124,7 +124,11 @@ struct KafkaTests {
         try cluster.createTopic("handover", partitions: 2)
         let all = Set((0..<2).map { TopicPartition(topic: "handover", partition: $0) })
 
-        let a = try makeConsumer(cluster, group: "g-handover", topics: ["handover"])
+        // The embedded coordinator waits session.timeout - 1 s for members to rejoin a rebalance;
+        // on a loaded 2-core machine 4.5 s was sometimes too short for `a`, which was then expelled
+        // and lost its partitions instead of handing them over.
+        let patientGroup = quickGroup.merging(["session.timeout.ms": "10000"]) { $1 }
+        let a = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupID: "g-handover", topics: ["handover"], properties: patientGroup)
         defer { a.close() }
         var asked: [[TopicPartition]] = []
         // Pretend everything up to offset 7 is covered on each partition.
@@ -135,7 +139,7 @@ struct KafkaTests {
         let aSeen = Observed()
         #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
 
-        let b = try makeConsumer(cluster, group: "g-handover", topics: ["handover"])
+        let b = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupID: "g-handover", topics: ["handover"], properties: patientGroup)
         defer { b.close() }
         let bSeen = Observed()
         #expect(pollUntil([(a, aSeen), (b, bSeen)]) { !bSeen.assignment.isEmpty && aSeen.assignment.isDisjoint(with: bSeen.assignment) })
@@ -143,7 +147,9 @@ struct KafkaTests {
         #expect(asked.first.map(Set.init).map { $0.isSubset(of: all) } == true)
         // The handover partition was committed by `a` before `b` got it.
         let committed = try a.committed(Array(all), timeoutMilliseconds: 5000)
-        for partition in bSeen.assignment { #expect(committed[partition] == 7) }
+        for partition in bSeen.assignment {
+            #expect(committed[partition] == 7, "\(partition): committed \(committed); revocations asked \(asked); errors a \(aSeen.errors) b \(bSeen.errors)")
+        }
     }
 
     @Test func pausedPartitionsDeliverNothingUntilResumed() async throws {
