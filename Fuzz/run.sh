@@ -25,7 +25,8 @@ SCRATCH=.build-fuzz${SANITIZE:+-$SANITIZE}
 SANITIZE_FLAGS=(--sanitize fuzzer)
 RUN_FLAGS=()
 if [ -n "$SANITIZE" ]; then
-    SANITIZE_FLAGS+=(--sanitize "$SANITIZE")
+    # swiftc keeps only its last -sanitize= flag, so Swift code also gets both in one.
+    SANITIZE_FLAGS+=(--sanitize "$SANITIZE" -Xswiftc "-sanitize=fuzzer,$SANITIZE")
     RUN_FLAGS+=(-detect_leaks=0) # the runtime's caches live until exit and would read as leaks
 fi
 ALL_TARGETS=(FuzzJSON FuzzConfig FuzzRules FuzzCDI FuzzIngress)
