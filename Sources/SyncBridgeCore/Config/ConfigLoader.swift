@@ -118,7 +118,7 @@ public enum ConfigLoader {
             let at = entries["topics"].flatMap { node in if case .sequence(let s) = node, index < s.count { s[index] } else { node } }
             if topic.hasPrefix("^") {
                 do { _ = try CompiledRegex(topic) } catch {
-                    reader.report(at, "kafka.topics entry '\(topic)' is not a valid regex: \(error)")
+                    reader.report(at, "kafka.topics entry '\(topic)' is not a valid regex in RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
                 }
             } else if let problem = KafkaTopicName.problem(with: topic) {
                 reader.report(at, "kafka.topics entry: \(problem); a pattern starts with ^")
