@@ -68,24 +68,7 @@ extension RateLimitHint {
     }
 }
 
-/// A time from a Braze response body. Only what the formatter can take safely reaches it:
-/// ICU divides by zero (SIGFPE) on a fraction of a second with 35 or more digits, so the
-/// fraction is cut to milliseconds, and anything longer than a timestamp is refused.
+/// A time from a Braze response body (`RFC3339` explains why Foundation's parser is not used).
 func parseISO8601(_ text: String) -> Date? {
-    guard text.utf8.count <= 80 else { return nil }
-    let safe = truncatingFractionalSeconds(text, toDigits: 3)
-    let fractional = ISO8601DateFormatter()
-    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = fractional.date(from: safe) { return date }
-    return ISO8601DateFormatter().date(from: safe)
-}
-
-/// `2024-05-01T10:04:30.123456789Z` with at most `digits` digits after the seconds' point.
-func truncatingFractionalSeconds(_ text: String, toDigits digits: Int) -> String {
-    guard let time = text.firstIndex(where: { $0 == "T" || $0 == "t" }),
-          let point = text[time...].firstIndex(of: ".")
-    else { return text }
-    let fraction = text[text.index(after: point)...].prefix(while: { $0.isASCII && $0.isNumber })
-    guard fraction.count > digits else { return text }
-    return String(text[...point]) + fraction.prefix(digits) + text[fraction.endIndex...]
+    RFC3339.epochSeconds(text).map(Date.init(timeIntervalSince1970:))
 }
