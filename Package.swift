@@ -5,7 +5,7 @@ let package = Package(
     name: "SyncBridge",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "syncbridge", targets: ["syncbridge"]),
+        .executable(name: "syncbridge", targets: ["SyncBridgeCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -71,7 +71,7 @@ let package = Package(
             ]
         ),
         .executableTarget(
-            name: "syncbridge",
+            name: "SyncBridgeCLI",
             dependencies: [
                 "SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
