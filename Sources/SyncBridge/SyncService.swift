@@ -51,11 +51,10 @@ public final class SyncService: Service, Sendable {
             bootstrapServers = config.kafka.brokers
         }
 
-        var consumerProperties = config.kafka.properties
-        consumerProperties["client.id"] = consumerProperties["client.id"] ?? "syncbridge"
-        // A topic created after start that a ^regex entry matches is consumed within seconds, not librdkafka's 5 minutes.
-        if config.kafka.topics.contains(where: { $0.hasPrefix("^") }), consumerProperties["topic.metadata.refresh.interval.ms"] == nil { consumerProperties["topic.metadata.refresh.interval.ms"] = "10000" }
-        let consumer = try KafkaConsumer(bootstrapServers: bootstrapServers, groupID: config.kafka.group, topics: config.kafka.topics, properties: consumerProperties)
+        let consumer = try KafkaConsumer(
+            bootstrapServers: bootstrapServers, groupID: config.kafka.group, topics: config.kafka.topics,
+            properties: Self.consumerProperties(config.kafka)
+        )
         let producerProperties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
         producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)
 
@@ -71,6 +70,21 @@ public final class SyncService: Service, Sendable {
             metrics: ServiceMetrics(), logger: logger, observer: observer
         )
         loop = ConsumerLoop(consumer: consumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted)
+    }
+
+    /// The consumer's librdkafka properties: the user's, over defaults suited to a control-plane
+    /// consumer that must fail over quickly.
+    static func consumerProperties(_ kafka: KafkaSettings) -> [String: String] {
+        var defaults = [
+            "client.id": "syncbridge",
+            // librdkafka's 45 s would leave a killed member's partitions, and their events, unowned that long.
+            "session.timeout.ms": "10000",
+            "heartbeat.interval.ms": "1000",
+        ]
+        // A topic created after start that a ^regex entry matches is consumed within seconds, not librdkafka's 5 minutes.
+        if kafka.topics.contains(where: { $0.hasPrefix("^") }) { defaults["topic.metadata.refresh.interval.ms"] = "10000" }
+        if let instanceID = kafka.instanceID { defaults["group.instance.id"] = instanceID }
+        return defaults.merging(kafka.properties) { _, user in user }
     }
 
     /// Properties librdkafka's producer rejects or warns about.

@@ -4,7 +4,7 @@ import Yams
 /// Reads and validates config and rules files, reporting every problem as `file:line: message` (G9).
 public enum ConfigLoader {
     static let topLevelKeys = ["kafka", "targets", "coalesce", "retry", "shutdown_timeout", "http", "rules", "rules_file"]
-    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode", "max_uncommitted"]
+    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode", "max_uncommitted", "instance_id"]
     static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
@@ -144,8 +144,17 @@ public enum ConfigLoader {
                 reader.report(node, "kafka.max_uncommitted '\(text)' must be a whole number of events from 1 to \(ConfigLimits.maxUncommitted)")
             }
         }
+        // Empty (say `${POD_NAME:-}` outside Kubernetes) means dynamic membership.
+        let instanceID = entries["instance_id"].flatMap { node -> String? in
+            guard let id = reader.string(node, named: "kafka.instance_id"), !id.isEmpty else { return nil }
+            if let problem = KafkaTopicName.problem(with: id, kind: "instance id") { reader.report(node, "kafka.instance_id: \(problem)") }
+            return id
+        }
         guard let brokers, let group, let topics else { return nil }
-        return KafkaSettings(brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties, maxUncommitted: maxUncommitted)
+        return KafkaSettings(
+            brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties,
+            maxUncommitted: maxUncommitted, instanceID: instanceID
+        )
     }
 
     private static func readTargets(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> [TargetSettings] {

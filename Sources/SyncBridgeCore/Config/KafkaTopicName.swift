@@ -4,17 +4,18 @@
 public enum KafkaTopicName {
     public static let maxLength = 249
 
-    /// Why `name` is not a legal Kafka topic name, or nil when it is.
+    /// Why `name` is not a legal Kafka topic name, or nil when it is. Kafka holds static
+    /// member ids (`group.instance.id`) to the same rule; `kind` names what is checked.
     /// The text never echoes a long or non-printable name back in full.
-    public static func problem(with name: String) -> String? {
-        if name.isEmpty { return "topic name is empty" }
-        if name == "." || name == ".." { return "topic name \"\(name)\" is reserved by Kafka" }
+    public static func problem(with name: String, kind: String = "topic name") -> String? {
+        if name.isEmpty { return "\(kind) is empty" }
+        if name == "." || name == ".." { return "\(kind) \"\(name)\" is reserved by Kafka" }
         let length = name.utf8.count
         if length > maxLength {
-            return "topic name is \(length) bytes long; Kafka allows at most \(maxLength)"
+            return "\(kind) is \(length) bytes long; Kafka allows at most \(maxLength)"
         }
         if let bad = name.unicodeScalars.first(where: { !isLegal($0) }) {
-            return "topic name \(quoted(name)) contains \(describe(bad)); Kafka allows only letters a-z A-Z, digits, '.', '_' and '-'"
+            return "\(kind) \(quoted(name)) contains \(describe(bad)); Kafka allows only letters a-z A-Z, digits, '.', '_' and '-'"
         }
         return nil
     }

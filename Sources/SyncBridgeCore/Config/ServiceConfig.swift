@@ -31,6 +31,10 @@ public struct KafkaSettings: Sendable {
 
     public static let defaultMaxUncommitted = 1_000_000
 
+    /// `group.instance.id`: static membership, so a restarted member (a pod keeping its name)
+    /// gets its partitions back without a rebalance, within the session timeout.
+    public var instanceID: String?
+
     public var isEmbedded: Bool { brokers == "embedded" }
 }
 
