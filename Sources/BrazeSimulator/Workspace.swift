@@ -192,8 +192,11 @@ actor Workspace {
         return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
+    /// Made once rather than per status answer.
+    private static let iso8601Style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     static func iso8601(_ epochSeconds: Double) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date(timeIntervalSince1970: epochSeconds))
+        iso8601Style.format(Date(timeIntervalSince1970: epochSeconds))
     }
 
     static func encode(_ value: some Encodable) -> Data {

@@ -120,7 +120,7 @@ struct Demo: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<size {
                     let table = Self.tables[Int.random(in: 0..<(burst % 3 == 0 ? 4 : 2), using: &random)].0
-                    let value = #"{"table":"\#(table)","schema":"ANALYTICS","database":"PROD","rows":\#(Int.random(in: 1...50_000, using: &random)),"loaded_at":"\#(ISO8601DateFormatter().string(from: Date()))"}"#
+                    let value = #"{"table":"\#(table)","schema":"ANALYTICS","database":"PROD","rows":\#(Int.random(in: 1...50_000, using: &random)),"loaded_at":"\#(Date().formatted(.iso8601))"}"#
                     group.addTask { try await producer.produce(topic: "warehouse.prod.data-updated", key: Array(table.utf8), value: Array(value.utf8)) }
                 }
                 try await group.waitForAll()

@@ -6,6 +6,8 @@ struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
     let label: String
+    /// A value type, made once: a formatter per line cost more than the rest of the line.
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -14,7 +16,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [String: String] = [
-            "ts": ISO8601DateFormatter().string(from: Date()),
+            "ts": Self.timestampStyle.format(Date()),
             "level": event.level.rawValue,
             "msg": event.message.description,
             "logger": label,
