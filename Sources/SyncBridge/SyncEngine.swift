@@ -127,21 +127,29 @@ final class SyncEngine: Sendable {
 
     private func writeDeadLetters(_ order: DeadLetterOrder) async {
         var attempt = 0
-        while true {
+        while !isStopping {
             do {
                 try await deadLetters.write(order, payloads: payloads)
-                break
+                metrics.deadLetter(reason: order.reason, count: order.events.count)
+                observer?.deadLettered(order)
+                input { $0.deadLettersWritten(order.id, at: $1) }
+                return
             } catch {
+                // Once shutdown has closed the producer, retrying cannot succeed.
+                guard !isStopping else { break }
                 attempt += 1
                 let delay = Duration.seconds(min(60, 1 << min(attempt, 6)))
                 logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile")
-                try? await Task.sleep(for: delay)
+                do { try await Task.sleep(for: delay) } catch { break }
             }
         }
-        metrics.deadLetter(reason: order.reason, count: order.events.count)
-        observer?.deadLettered(order)
-        input { $0.deadLettersWritten(order.id, at: $1) }
+        logger.warning("stopping with \(order.events.count) dead letters (\(order.reason)) not written; their events stay uncommitted and are redelivered on restart")
     }
+
+    /// Set by shutdown before it closes the producer: retry loops end instead of spinning on it.
+    private let stopping = Atomic<Bool>(false)
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+    func stop() { stopping.store(true, ordering: .relaxed) }
 }
 
 /// Hooks for the demo and the end-to-end tests.

@@ -127,6 +127,7 @@ public final class SyncService: Service, Sendable {
         watchdog.phase("committing covered offsets and leaving the consumer group")
         await loop.stop()
         watchdog.phase("flushing the dead-letter producer")
+        engine.stop()
         let flushBudget = max(0, Int((deadline - ContinuousClock.now) / .milliseconds(1)))
         producer?.flush(timeoutMilliseconds: Int32(clamping: flushBudget))
         producer?.close()
