@@ -140,7 +140,11 @@ final class SyncEngine: Sendable {
                 attempt += 1
                 let delay = Duration.seconds(min(60, 1 << min(attempt, 6)))
                 logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile")
-                do { try await Task.sleep(for: delay) } catch { break }
+                // In short steps, so a shutdown ends the wait promptly.
+                let retryAt = ContinuousClock.now + delay
+                while ContinuousClock.now < retryAt, !isStopping {
+                    do { try await Task.sleep(for: min(.milliseconds(250), retryAt - ContinuousClock.now)) } catch { return }
+                }
             }
         }
         logger.warning("stopping with \(order.events.count) dead letters (\(order.reason)) not written; their events stay uncommitted and are redelivered on restart")
