@@ -11,7 +11,7 @@ import Synchronization
 /// `syncbridge demo`: the embedded broker, the Braze simulator, the service and a bursty
 /// warehouse workload in one process, judged at the end against the simulator's log.
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run everything in one process on a generated burst workload (about a minute).")
+    static let configuration = CommandConfiguration(abstract: "Run everything in one process on a generated burst workload (about 35 s).")
 
     @Option(help: "How long to produce events, in seconds.") var seconds: Int = 30
     @Option(help: "Seed for the workload.") var seed: UInt64 = 7
