@@ -25,3 +25,15 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
             code: rd_kafka_error_code(error).rawValue)
     }
 }
+
+extension KafkaError {
+    /// The broker or the client refused a record as larger than `message.max.bytes`: resending it cannot succeed.
+    public var isRecordTooLarge: Bool {
+        code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE.rawValue || code == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE.rawValue
+    }
+
+    /// No broker knows the topic.
+    public var isUnknownTopic: Bool {
+        code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue || code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC.rawValue
+    }
+}

@@ -54,9 +54,5 @@ final class DeadlineTimer: Sendable {
 }
 
 extension Moment {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = sinceOrigin.components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
-    }
+    fileprivate var nanoseconds: Int64 { Int64(saturating: sinceOrigin.seconds * 1e9) }
 }

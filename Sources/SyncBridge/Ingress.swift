@@ -51,17 +51,14 @@ enum IngressFailure: Equatable {
     /// The broker was unreachable or slow: a 503, worth retrying.
     case unavailable
 
-    // librdkafka's error codes (rd_kafka_resp_err_t).
-    private static let messageSizeTooLarge: Int32 = 10
-    private static let recordListTooLarge: Int32 = 18
-    private static let unknownTopicOrPartition: Int32 = 3
-    private static let unknownTopicLocal: Int32 = -188
-
     init(_ error: any Error) {
-        switch (error as? KafkaError)?.code {
-        case Self.messageSizeTooLarge, Self.recordListTooLarge: self = .tooLargeForBroker
-        case Self.unknownTopicOrPartition, Self.unknownTopicLocal: self = .unknownTopic
-        default: self = .unavailable
+        let failure = error as? KafkaError
+        if failure?.isRecordTooLarge == true {
+            self = .tooLargeForBroker
+        } else if failure?.isUnknownTopic == true {
+            self = .unknownTopic
+        } else {
+            self = .unavailable
         }
     }
 }
