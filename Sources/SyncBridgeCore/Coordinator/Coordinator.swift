@@ -4,10 +4,15 @@ import Foundation
 public struct TargetLimits: Equatable, Sendable {
     public var triggers: RateLimit
     public var statuses: RateLimit
+    /// Set for a target that only forwards requests (fleet mode's stage one): it flushes each
+    /// dirty integration this long after its first event, and "accepted" means delivered to the
+    /// requests topic, so no job is waited for. The rules' coalescing is applied by stage two.
+    public var forwardEvery: Duration?
 
-    public init(triggers: RateLimit, statuses: RateLimit) {
+    public init(triggers: RateLimit, statuses: RateLimit, forwardEvery: Duration? = nil) {
         self.triggers = triggers
         self.statuses = statuses
+        self.forwardEvery = forwardEvery
     }
 
     public static let braze = TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 100, window: .seconds(60)))
@@ -61,6 +66,8 @@ public struct Coordinator: Sendable {
         case idle
         /// A job we started (or found running) that has not been seen to finish.
         case running(since: Moment, nextPollAt: Moment)
+        /// No record says whether a job runs (a cautious start): poll status before triggering.
+        case unknown
     }
 
     struct Integration: Sendable {
@@ -76,10 +83,10 @@ public struct Coordinator: Sendable {
 
         var firstPendingAt: Moment? { pending.first?.consumedAt }
 
-        mutating func add(_ event: PendingEvent, policy: CoalescePolicy) {
+        mutating func add(_ event: PendingEvent, policy: CoalescePolicy, lastAt: Moment) {
             self.policy = pending.isEmpty ? policy : self.policy.tightened(by: policy)
             pending.append(event)
-            lastEventAt = event.consumedAt
+            lastEventAt = max(lastEventAt, lastAt)
         }
     }
 
@@ -97,6 +104,8 @@ public struct Coordinator: Sendable {
         var probeInFlight = false
         var statusForbidden = false
         var rateLimitedStreak = 0
+        /// No state record was found for this target: integrations not seen yet start `.unknown`.
+        var cautious = false
     }
 
     public let settings: CoordinatorSettings
@@ -123,12 +132,15 @@ public struct Coordinator: Sendable {
     // MARK: - Inputs
 
     /// A consumed event and the integrations the rules mapped it to. `deadLetterReason`
-    /// is set when the event itself must be dead-lettered (G8). Cheap: call `tick` when
+    /// is set when the event itself must be dead-lettered (G8). `span` is set when the event
+    /// stands for several consumed earlier (a fleet-mode request record): the first and last
+    /// of them, so coalescing and latency stay exact across the hop. Cheap: call `tick` when
     /// `nextDeadline` has passed rather than after every event.
     public mutating func eventConsumed(
         _ event: EventRef,
         demands: [IntegrationKey: CoalescePolicy],
         deadLetterReason: String? = nil,
+        span: ClosedRange<Moment>?,
         at now: Moment
     ) -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
@@ -141,13 +153,21 @@ public struct Coordinator: Sendable {
                 actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
                 continue
             }
+            if integrations[key] == nil { integrations[key] = newIntegration(key, policy: policy) }
             // In place: a copied-out state would copy its whole `pending` array on every event.
-            integrations[key, default: Integration(policy: policy)].add(PendingEvent(ref: event, consumedAt: now), policy: policy)
+            let first = min(span?.lowerBound ?? now, now)
+            integrations[key]!.add(PendingEvent(ref: event, consumedAt: first), policy: policy, lastAt: min(span?.upperBound ?? now, now))
             active.insert(key)
             if let due = dueTime(key, integrations[key]!, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
         }
         appendCommits(to: &actions)
         return actions
+    }
+
+    public mutating func eventConsumed(
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String? = nil, at now: Moment
+    ) -> [CoordinatorAction] {
+        eventConsumed(event, demands: demands, deadLetterReason: deadLetterReason, span: nil, at: now)
     }
 
     public mutating func tick(at now: Moment) -> [CoordinatorAction] {
@@ -170,7 +190,7 @@ public struct Coordinator: Sendable {
         case .accepted:
             for event in batch { ledger.resolve(event.ref) }
             actions.append(.covered(key, latencies: batch.map { now - $0.consumedAt }))
-            state.job = .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
+            state.job = settings.targets[key.target]?.forwardEvery != nil ? .idle : .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
             state.failures = 0
             state.retryAt = nil
             if target.pause != nil {
@@ -236,6 +256,14 @@ public struct Coordinator: Sendable {
             learn(duration ?? (now - since), into: &state)
             state.failures = 0
             state.job = .idle
+        case (.running, .unknown):
+            // Found running after a cautious start: its start is unknown, so poll from now.
+            state.failures = 0
+            state.job = .running(since: now, nextPollAt: now + settings.pollInterval.lowerBound)
+        case (.finished(let duration), .unknown):
+            if let duration { learn(duration, into: &state) }
+            state.failures = 0
+            state.job = .idle
         case (.noJobs, _), (.notFound, _), (.finished, .idle), (.running, .idle):
             state.job = .idle
         case (.rateLimited, _):
@@ -250,6 +278,9 @@ public struct Coordinator: Sendable {
             state.failures += 1
             let backoff = Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
             state.job = .running(since: since, nextPollAt: now + max(pollInterval(jobAge: now - since), backoff))
+        case (.failed, .unknown):
+            state.failures += 1
+            state.retryAt = now + Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
         case (.failed, .idle):
             break
         }
@@ -332,7 +363,7 @@ public struct Coordinator: Sendable {
             guard let due = dueTime(key, state, now: now) else { continue }
             if due > now {
                 wake(due)
-            } else if case .running = state.job, !targets[key.target]!.statusForbidden {
+            } else if state.job.wantsPoll, !targets[key.target]!.statusForbidden {
                 pollReady.append((key, oldest))
             } else {
                 triggerReady.append((key, oldest))
@@ -393,11 +424,23 @@ public struct Coordinator: Sendable {
         switch state.job {
         case .running(_, let nextPollAt):
             due = nextPollAt
+        case .unknown:
+            due = now
         case .idle:
-            due = shuttingDown ? now : min(state.lastEventAt + state.policy.quiet, oldest + state.policy.maxDelay)
+            if let flush = settings.targets[key.target]?.forwardEvery {
+                due = shuttingDown ? now : oldest + flush
+            } else {
+                due = shuttingDown ? now : min(state.lastEventAt + state.policy.quiet, oldest + state.policy.maxDelay)
+            }
         }
         if let retryAt = state.retryAt { due = max(due, retryAt) }
         return due
+    }
+
+    private func newIntegration(_ key: IntegrationKey, policy: CoalescePolicy) -> Integration {
+        var integration = Integration(policy: policy)
+        if targets[key.target]?.cautious == true { integration.job = .unknown }
+        return integration
     }
 
     private func pause(_ target: inout Target, status: Int, at now: Moment, into actions: inout [CoordinatorAction]) {
@@ -441,4 +484,114 @@ public struct Coordinator: Sendable {
     static func reason(forStatus status: Int) -> String {
         status == 400 ? "invalid_integration_id" : "integration_not_found"
     }
+}
+
+extension Coordinator.Job {
+    var wantsPoll: Bool {
+        switch self {
+        case .running, .unknown: return true
+        case .idle: return false
+        }
+    }
+}
+
+// MARK: - Scheduling state (fleet mode's state topic)
+
+extension Coordinator {
+    /// The targets this coordinator schedules for.
+    public var targetNames: [String] { targets.keys.sorted() }
+
+    /// What a new owner of `target` needs: budget spent inside its windows, job states,
+    /// learned durations and disabled integrations. A trigger still in flight counts as a job
+    /// that may be running, so the new owner polls before it triggers.
+    public func schedule(for target: String, clock: WallClock) -> TargetSchedule? {
+        guard let budgets = targets[target] else { return nil }
+        let now = clock.now
+        var entries: [IntegrationSchedule] = []
+        for (key, state) in integrations where key.target == target {
+            var entry = IntegrationSchedule(
+                id: key.integrationID, job: .idle, durations: state.recentDurations.map(\.seconds), disabledStatus: state.disabledStatus
+            )
+            switch (state.job, state.inFlight) {
+            case (.running(let since, let nextPollAt), _):
+                entry.job = .running
+                entry.runningSince = clock.epoch(since)
+                entry.nextPollAt = clock.epoch(nextPollAt)
+            case (.idle, .trigger(_, let sentAt, _)?):
+                entry.job = .running
+                entry.runningSince = clock.epoch(sentAt)
+                entry.nextPollAt = clock.epoch(sentAt + firstPollDelay(state))
+            case (.unknown, _):
+                entry.job = .unknown
+            case (.idle, _):
+                if entry.durations.isEmpty && entry.disabledStatus == nil { continue }
+            }
+            entries.append(entry)
+        }
+        return TargetSchedule(
+            target: target, writtenAt: clock.epochNow,
+            triggersSent: budgets.triggers.sentInWindow(at: now).map(clock.epoch),
+            statusesSent: budgets.statuses.sentInWindow(at: now).map(clock.epoch),
+            triggersBlockedUntil: budgets.triggers.serverBlock(at: now).map(clock.epoch),
+            statusesBlockedUntil: budgets.statuses.serverBlock(at: now).map(clock.epoch),
+            integrations: entries.sorted { $0.id < $1.id }
+        )
+    }
+
+    /// Takes over `target` from the record another owner (or an earlier run) wrote; with no
+    /// usable record, starts cautiously: every integration polls status before its first trigger,
+    /// and the budget relies on the server's `X-RateLimit-*` headers. Pending events and requests
+    /// in flight are kept.
+    public mutating func restore(_ schedule: TargetSchedule?, target name: String, clock: WallClock) {
+        guard var target = targets[name] else { return }
+        let now = clock.now
+        guard let schedule else {
+            target.cautious = true
+            targets[name] = target
+            for (key, state) in integrations where key.target == name {
+                if case .idle = state.job, state.inFlight == nil { integrations[key]!.job = .unknown }
+            }
+            return
+        }
+        target.cautious = false
+        target.triggers.restore(sent: schedule.triggersSent.map(clock.moment), blockedUntil: schedule.triggersBlockedUntil.map(clock.moment), now: now)
+        target.statuses.restore(sent: schedule.statusesSent.map(clock.moment), blockedUntil: schedule.statusesBlockedUntil.map(clock.moment), now: now)
+        targets[name] = target
+        let restored = Dictionary(schedule.integrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var keys = Set(integrations.keys.filter { $0.target == name })
+        keys.formUnion(restored.keys.map { IntegrationKey(target: name, integrationID: $0) })
+        for key in keys {
+            var state = integrations[key] ?? Integration(policy: CoalescePolicy(quiet: .zero, maxDelay: .zero))
+            let entry = restored[key.integrationID]
+            state.recentDurations = (entry?.durations ?? []).suffix(8).map { Duration.seconds(fractional: min(max($0, 0), Self.maxLearnedDuration.seconds)) }
+            state.disabledStatus = entry?.disabledStatus.flatMap { [400, 404].contains($0) ? $0 : nil }
+            if state.inFlight == nil {
+                switch entry?.job {
+                case .running?:
+                    let since = clock.moment(entry?.runningSince ?? clock.epochNow)
+                    let pollAt = clock.moment(entry?.nextPollAt ?? clock.epochNow)
+                    state.job = .running(since: min(since, now), nextPollAt: min(max(pollAt, now), now + Self.maxLearnedDuration))
+                case .unknown?:
+                    state.job = .unknown
+                case .idle?, nil:
+                    state.job = .idle
+                }
+            }
+            integrations[key] = state
+            if !state.pending.isEmpty { active.insert(key) }
+        }
+        if let due = keys.compactMap({ dueTime($0, integrations[$0]!, now: now) }).min() { nextDeadline = min(nextDeadline ?? due, due) }
+    }
+
+    /// The batch a trigger in flight carries: how many events, the first and last consumed, and
+    /// the coalescing policy they wait under. Fleet mode's stage one forwards it as a request.
+    public func inFlightBatch(_ key: IntegrationKey) -> (count: Int, first: Moment, last: Moment, policy: CoalescePolicy)? {
+        guard let state = integrations[key], case .trigger(let batch, _, _)? = state.inFlight,
+              let first = batch.map(\.consumedAt).min(), let last = batch.map(\.consumedAt).max()
+        else { return nil }
+        return (batch.count, first, last, state.policy)
+    }
+
+    /// Learned durations are capped like Braze's own job times (a day).
+    static let maxLearnedDuration = Duration.seconds(86_400)
 }

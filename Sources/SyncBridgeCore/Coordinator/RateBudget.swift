@@ -43,6 +43,26 @@ public struct RateBudget: Sendable {
         serverRemaining = remaining ?? serverRemaining
     }
 
+    /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
+    public func sentInWindow(at now: Moment) -> [Moment] {
+        sent.filter { $0 + limit.window > now }
+    }
+
+    /// The server's "none left until" when it is still in force at `now`.
+    public func serverBlock(at now: Moment) -> Moment? {
+        guard let remaining = serverRemaining, remaining <= 0, let reset = serverResetAt, reset > now else { return nil }
+        return reset
+    }
+
+    /// Takes over the view of the owner that wrote `restored` (its record is the whole truth:
+    /// whatever this process spent on the target before is in it too).
+    public mutating func restore(sent restored: [Moment], blockedUntil: Moment?, now: Moment) {
+        sent = Deque(restored.suffix(limit.count).filter { $0 + limit.window > now }.sorted())
+        serverRemaining = nil
+        serverResetAt = nil
+        if let blockedUntil, blockedUntil > now { block(until: blockedUntil) }
+    }
+
     /// A rate-limited answer without a usable reset: wait at least `delay`.
     public mutating func block(until moment: Moment) {
         serverRemaining = 0
