@@ -30,12 +30,23 @@ public final class KafkaProducer: @unchecked Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
     ) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            // Retained until the delivery report callback takes it back.
-            let report = Unmanaged.passRetained(DeliveryReport(continuation)).toOpaque()
-            if let failure = enqueue(topic, key, value, headers, partition ?? RD_KAFKA_PARTITION_UA, report) {
-                Unmanaged<DeliveryReport>.fromOpaque(report).release()
-                continuation.resume(throwing: failure)
+            send(topic: topic, key: key, value: value, headers: headers, partition: partition) { failure in
+                if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
             }
+        }
+    }
+
+    /// Enqueues one record before returning (so records sent one after another keep their order)
+    /// and calls `completion` with its delivery report, on the poll thread: nil once acknowledged.
+    public func send(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
+        completion: @escaping @Sendable (KafkaError?) -> Void
+    ) {
+        // Retained until the delivery report callback takes it back.
+        let report = Unmanaged.passRetained(DeliveryReport(completion)).toOpaque()
+        if let failure = enqueue(topic, key, value, headers, partition ?? RD_KAFKA_PARTITION_UA, report) {
+            Unmanaged<DeliveryReport>.fromOpaque(report).release()
+            completion(failure)
         }
     }
 
@@ -129,11 +140,11 @@ private func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer {
     return list
 }
 
-/// Carries an awaiting `produce` call through librdkafka as the record's opaque.
+/// Carries a record's completion through librdkafka as the record's opaque.
 private final class DeliveryReport {
-    let continuation: CheckedContinuation<Void, Error>
+    let completion: @Sendable (KafkaError?) -> Void
 
-    init(_ continuation: CheckedContinuation<Void, Error>) { self.continuation = continuation }
+    init(_ completion: @escaping @Sendable (KafkaError?) -> Void) { self.completion = completion }
 }
 
 /// Runs on the poll thread; a plain C function, so the record's own opaque carries the state.
@@ -144,10 +155,10 @@ private func deliveryReportCallback(
     let report = Unmanaged<DeliveryReport>.fromOpaque(pointer).takeRetainedValue()
     let error = message.pointee.err
     if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-        report.continuation.resume()
+        report.completion(nil)
     } else {
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-        report.continuation.resume(throwing: KafkaError("kafka: delivery to topic '\(topic)' failed", error))
+        report.completion(KafkaError("kafka: delivery to topic '\(topic)' failed", error))
     }
 }
 
