@@ -7,9 +7,15 @@ import CRdKafka
 /// callbacks or rebalance bookkeeping.
 ///
 /// A `KafkaConsumer` is a consumer-group member. It is thread-confined: one thread calls `poll`,
-/// `commit` and the other methods. Offsets are never committed automatically; rebalances are
-/// applied inside `poll` and reported as `.assigned` / `.revoked` events, in order, before any
-/// message fetched under the new assignment.
+/// `store`, `commit` and the other methods. Only offsets handed to `store` (or `commit`) are ever
+/// committed; rebalances are applied inside `poll` and reported as `.assigned` / `.revoked`
+/// events, in order, before any message fetched under the new assignment.
+///
+/// Stored offsets are committed by librdkafka's own committer every `auto.commit.interval.ms`
+/// and for partitions as they are revoked. That committer waits while the group rebalances; a
+/// commit sent meanwhile carries a generation the coordinator no longer accepts, and librdkafka
+/// answers ILLEGAL_GENERATION by dropping the whole assignment as lost and rejoining, which on a
+/// busy group sets off one rebalance after another.
 public final class KafkaConsumer: @unchecked Sendable {
     private var handle: OpaquePointer?
     private let events: PendingEvents
@@ -26,7 +32,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             throw KafkaError(message: "kafka consumer: no topics to subscribe to; configure at least one topic name or ^pattern.")
         }
         var settings = [
-            "enable.auto.commit": "false",
+            "enable.auto.commit": "true",
+            "auto.commit.interval.ms": "1000",
             "enable.auto.offset.store": "false",
             "partition.assignment.strategy": "cooperative-sticky",
             "auto.offset.reset": "earliest",
@@ -38,6 +45,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         let events = PendingEvents()
         let conf = try RDKafkaConfiguration.make(settings)
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
         // Unretained: `events` is owned by this consumer, which outlives every callback (they run inside poll/close).
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
         let handle = try RDKafkaConfiguration.makeHandle(RD_KAFKA_CONSUMER, conf, role: "consumer")
@@ -78,11 +86,25 @@ public final class KafkaConsumer: @unchecked Sendable {
         return events.next()
     }
 
-    /// Asks `provider` for offsets to commit whenever partitions are about to be revoked, and
-    /// commits them synchronously inside the rebalance, while this member still owns them.
-    /// Called on the polling thread, inside `poll`; not during `close` (commit before closing).
-    public func commitBeforeRevoke(_ provider: @escaping ([TopicPartition]) -> [TopicPartition: Int64]) {
+    /// Asks `provider` for offsets whenever partitions are about to be revoked and stores them
+    /// inside the rebalance, while this member still owns them; librdkafka commits them as it
+    /// removes the partitions. Called on the polling thread, inside `poll` and `close`.
+    public func storeBeforeRevoke(_ provider: @escaping ([TopicPartition]) -> [TopicPartition: Int64]) {
         events.offsetsBeforeRevoke = provider
+    }
+
+    /// Marks `offsets` (each the NEXT offset to consume) for the next commit: librdkafka's
+    /// committer sends them within `auto.commit.interval.ms`, outside rebalances, and reports each
+    /// commit as a `.committed` event. Partitions no longer assigned are skipped.
+    public func store(_ offsets: [TopicPartition: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        let handle = try openHandle()
+        try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+            let error = rd_kafka_offsets_store(handle, list)
+            let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR && $0.error != RD_KAFKA_RESP_ERR__STATE }
+            if let first = failed.first { throw KafkaError("kafka: cannot store offsets for \(failed.map(\.partition))", first.error) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR, error != RD_KAFKA_RESP_ERR__STATE { throw KafkaError("kafka: cannot store offsets", error) }
+        }
     }
 
     /// Synchronously commits `offsets`, each the NEXT offset to consume (last processed + 1).
@@ -165,9 +187,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func close() {
         guard let handle else { return }
         self.handle = nil
-        // A synchronous commit inside the revocation that close triggers would wait forever
-        // on the queue close itself is serving; callers commit before closing instead.
-        events.closing = true
+        // Leaving the group revokes everything: stored offsets are committed on the way out.
         rd_kafka_consumer_close(handle)
         rd_kafka_destroy(handle)
     }
@@ -182,9 +202,8 @@ public final class KafkaConsumer: @unchecked Sendable {
 /// Only touched from the polling thread, since callbacks run inside poll/close.
 final class PendingEvents {
     private var queue: [ConsumerEvent] = []
-    /// Offsets to commit while revoked partitions are still owned; see `commitBeforeRevoke`.
+    /// Offsets to store while revoked partitions are still owned; see `storeBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
-    var closing = false
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -211,11 +230,12 @@ private func rebalanceCallback(
         }
         if !partitions.isEmpty { events.append(.assigned(partitions)) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        // Last chance to commit for these partitions: after the unassign they belong to another member.
-        // Lost partitions (this member was expelled) already belong to another: a commit would be refused.
-        if !events.closing, rd_kafka_assignment_lost(handle) == 0, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
-            let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
+        // Last chance for these partitions: the unassign below commits what is stored for them,
+        // under the generation that revoked them. Lost partitions (this member was expelled)
+        // already belong to another: nothing is stored, since a commit would be refused.
+        if rd_kafka_assignment_lost(handle) == 0, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
+            let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_offsets_store(handle, $0) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: storing offsets before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
         }
         if cooperative {
             failure = rd_kafka_incremental_unassign(handle, list).map { KafkaError("kafka: cannot revoke partitions", taking: $0) }
@@ -230,6 +250,26 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.revoked(partitions)) }
     }
     if let failure { events.append(.error(failure.message)) }
+}
+
+/// librdkafka's committer finished a commit (served inside poll, like the rebalance callback).
+private func offsetCommitCallback(
+    handle: OpaquePointer?, error: rd_kafka_resp_err_t, list: PartitionListPointer?, opaque: UnsafeMutableRawPointer?
+) {
+    guard let opaque else { return }
+    let events = Unmanaged<PendingEvents>.fromOpaque(opaque).takeUnretainedValue()
+    // Nothing stored since the last commit: the committer had nothing to send.
+    guard error != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+    var committed: [TopicPartition: Int64] = [:]
+    if let list {
+        for entry in entries(of: list) where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR && entry.offset >= 0 {
+            committed[entry.partition] = max(committed[entry.partition] ?? 0, entry.offset)
+        }
+    }
+    if !committed.isEmpty { events.append(.committed(committed)) }
+    if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+        events.append(.error("kafka: commit failed (\(String(cString: rd_kafka_err2str(error)))); stored offsets are committed again on the next attempt"))
+    }
 }
 
 private func failureUnlessOK(_ error: rd_kafka_resp_err_t, _ context: String) -> KafkaError? {

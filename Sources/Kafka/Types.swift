@@ -57,6 +57,8 @@ public enum ConsumerEvent: Sendable {
     case assigned([TopicPartition])
     /// Partitions taken away (or lost); commit what was processed for them before they move.
     case revoked([TopicPartition])
+    /// Stored offsets the group coordinator accepted (each the next offset to consume).
+    case committed([TopicPartition: Int64])
     /// A consumer-level error the client reports but keeps running through (e.g. broker down).
     case error(String)
 }

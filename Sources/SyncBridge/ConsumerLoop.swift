@@ -11,6 +11,22 @@ import Synchronization
 final class ConsumerLoop: Sendable {
     enum Phase: Int, AtomicRepresentable { case running, draining, stopped }
 
+    /// What a record means: an event the rules map (direct mode, stage one), or a request record
+    /// another member's stage one forwarded (stage two).
+    enum Records: Sendable {
+        case events
+        case requests(RequestCodec)
+    }
+
+    /// Called on the consumer thread around ownership changes, before anything is fetched under a
+    /// new assignment and while revoked partitions are still owned (fleet mode's state handover).
+    struct OwnershipHooks: Sendable {
+        var assigned: @Sendable ([TopicPartition]) -> Void = { _ in }
+        var revoking: @Sendable ([TopicPartition]) -> Void = { _ in }
+        /// After a revocation (including partitions lost without one).
+        var revoked: @Sendable ([TopicPartition]) -> Void = { _ in }
+    }
+
     private let consumer: KafkaConsumer
     private let engine: SyncEngine
     private let phase = Atomic<Phase>(.running)
@@ -24,14 +40,24 @@ final class ConsumerLoop: Sendable {
     private let lowWater: Int
     /// Partitions paused for backpressure; touched only by the consumer thread.
     private let throttled = Mutex<Set<TopicPartition>>([])
+    private let records: Records
+    private let hooks: OwnershipHooks
 
-    init(consumer: KafkaConsumer, engine: SyncEngine, maxUncommitted: Int = KafkaSettings.defaultMaxUncommitted) {
+    init(
+        consumer: KafkaConsumer, engine: SyncEngine, maxUncommitted: Int = KafkaSettings.defaultMaxUncommitted,
+        records: Records = .events, hooks: OwnershipHooks = OwnershipHooks()
+    ) {
         self.consumer = consumer
         self.engine = engine
+        self.records = records
+        self.hooks = hooks
         highWater = maxUncommitted
         lowWater = maxUncommitted * 4 / 5
-        // On revocation, commit what is covered while the partitions are still ours.
-        consumer.commitBeforeRevoke { [unowned self] _ in takeOwnedCommits().1 }
+        // On revocation, hand over state and commit what is covered while the partitions are still ours.
+        consumer.storeBeforeRevoke { [unowned self] partitions in
+            hooks.revoking(partitions)
+            return takeOwnedCommits().1
+        }
     }
 
     /// Partitions currently paused for backpressure.
@@ -98,6 +124,7 @@ final class ConsumerLoop: Sendable {
         case .message(let message):
             process(message)
         case .assigned(let partitions):
+            hooks.assigned(partitions)
             assignment.withLock { $0.formUnion(partitions) }
             engine.logger.info("assigned \(partitions.map(\.description).sorted().joined(separator: ", "))")
             if !fetching { try? consumer.pause(partitions) }
@@ -109,12 +136,42 @@ final class ConsumerLoop: Sendable {
             engine.forgetCommits(for: ids)
             for id in ids { engine.payloads.drop(id) }
             engine.input { $0.partitionsRevoked(ids, at: $1) }
+            hooks.revoked(partitions)
+        case .committed(let offsets):
+            let committed = Dictionary(uniqueKeysWithValues: offsets.map { (PartitionID(topic: $0.key.topic, partition: $0.key.partition), $0.value) })
+            for (partition, offset) in committed { engine.payloads.committed(partition, nextOffset: offset) }
+            engine.observer?.committed(committed)
         case .error(let message):
             engine.logger.warning("kafka: \(message)")
         }
     }
 
     private func process(_ message: KafkaMessage) {
+        switch records {
+        case .events: processEvent(message)
+        case .requests(let codec): processRequest(message, codec)
+        }
+    }
+
+    /// Stage two: a request record stands for the events stage one coalesced, with their times.
+    private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec) {
+        let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
+        guard let request = codec.decode(message.value) else {
+            engine.metrics.invalid(.invalidRequest)
+            engine.logger.warning("\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))")
+            engine.payloads.keep(message, at: ref.partition)
+            engine.input { $0.eventConsumed(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue, at: $1) }
+            return
+        }
+        engine.payloads.keep(message, at: ref.partition)
+        engine.input { coordinator, now in
+            let clock = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
+            let span = clock.moment(request.firstConsumedAt)...max(clock.moment(request.firstConsumedAt), clock.moment(request.lastConsumedAt))
+            return coordinator.eventConsumed(ref, demands: [request.key: request.policy], span: span, at: now)
+        }
+    }
+
+    private func processEvent(_ message: KafkaMessage) {
         let metrics = engine.metrics
         metrics.consumed(topic: message.topic)
         let incoming = IncomingEvent(
@@ -178,16 +235,15 @@ final class ConsumerLoop: Sendable {
         }
     }
 
+    /// Hands covered offsets to librdkafka's committer, which commits them within
+    /// `auto.commit.interval.ms` outside rebalances (see `KafkaConsumer`) and reports back as `.committed`.
     private func commitPending() {
         let (offsets, kafkaOffsets) = takeOwnedCommits()
         guard !kafkaOffsets.isEmpty else { return }
         do {
-            try consumer.commit(kafkaOffsets)
-            for (partition, offset) in offsets { engine.payloads.committed(partition, nextOffset: offset) }
-            engine.observer?.committed(offsets)
+            try consumer.store(kafkaOffsets)
         } catch {
-            // The covered offsets are re-offered with the next advance; a lost commit only means redelivery.
-            engine.logger.warning("commit failed: \(error); will retry with the next commit")
+            engine.logger.warning("cannot store offsets for commit: \(error); will retry with the next batch")
             engine.perform([.commit(offsets)])
         }
     }

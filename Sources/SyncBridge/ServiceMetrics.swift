@@ -19,6 +19,7 @@ final class ServiceMetrics: Sendable {
     func unmatched() { registry.makeCounter(name: "syncbridge_events_unmatched_total").increment() }
     func invalid(_ reason: InvalidReason) { registry.makeCounter(name: "syncbridge_events_invalid_total", labels: [("reason", reason.rawValue)]).increment() }
     func trigger(target: String, outcome: String) { registry.makeCounter(name: "syncbridge_triggers_total", labels: [("target", target), ("outcome", outcome)]).increment() }
+    func forwarded(target: String, outcome: String) { registry.makeCounter(name: "syncbridge_requests_forwarded_total", labels: [("target", target), ("outcome", outcome)]).increment() }
     func status(target: String, outcome: String) { registry.makeCounter(name: "syncbridge_status_requests_total", labels: [("target", target), ("outcome", outcome)]).increment() }
     func deadLetter(reason: String, count: Int) { registry.makeCounter(name: "syncbridge_dead_letters_total", labels: [("reason", reason)]).increment(by: Int64(count)) }
     func covered(latencies: [Duration]) { for value in latencies { latency.record(value) } }

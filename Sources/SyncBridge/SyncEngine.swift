@@ -9,7 +9,18 @@ import Synchronization
 /// client, dead letters through the producer, commits handed to the consumer thread,
 /// and the log lines and metrics that go with them. It decides nothing itself.
 final class SyncEngine: Sendable {
+    /// What "trigger" means for this engine's targets.
+    enum Role: Sendable {
+        /// Braze calls: direct mode, and fleet mode's stage two.
+        case scheduler
+        /// Fleet mode's stage one: a request record on the requests topic.
+        case forwarder(RequestForwarder)
+    }
+
     let coordinator: Mutex<Coordinator>
+    let role: Role
+    /// Where scheduling state is written before calls and restored from; nil when off.
+    let stateStore: SchedulingStateStore?
     let clock: ServiceClock
     let metrics: ServiceMetrics
     let logger: Logger
@@ -24,8 +35,13 @@ final class SyncEngine: Sendable {
     /// Lets the demo and tests watch what the service does.
     let observer: SyncObserver?
 
-    init(coordinator: Coordinator, rules: RuleSet, clients: TargetClients, deadLetters: DeadLetterWriter, metrics: ServiceMetrics, logger: Logger, observer: SyncObserver?) {
+    init(
+        coordinator: Coordinator, role: Role = .scheduler, stateStore: SchedulingStateStore? = nil, rules: RuleSet, clients: TargetClients,
+        deadLetters: DeadLetterWriter, metrics: ServiceMetrics, logger: Logger, observer: SyncObserver?
+    ) {
         self.coordinator = Mutex(coordinator)
+        self.role = role
+        self.stateStore = stateStore
         self.rules = Mutex(rules)
         self.clock = ServiceClock()
         self.clients = clients
@@ -72,10 +88,10 @@ final class SyncEngine: Sendable {
     var requestsInFlight: Int { tasks.withLock { $0 } }
 
     func perform(_ actions: [CoordinatorAction]) {
+        var calls: [CoordinatorAction] = []
         for action in actions {
             switch action {
-            case .trigger(let key): spawn { await self.trigger(key) }
-            case .pollStatus(let key): spawn { await self.pollStatus(key) }
+            case .trigger, .pollStatus: calls.append(action)
             case .commit(let offsets): commits.withLock { $0.merge(offsets) { max($0, $1) } }
             case .deadLetter(let order): spawn { await self.writeDeadLetters(order) }
             case .pauseTarget(let target, let status):
@@ -87,9 +103,29 @@ final class SyncEngine: Sendable {
             case .disableIntegration(let key, let status):
                 logger.error("integration \(key.integrationID) on target \(key.target) answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload.")
             case .covered(let key, let latencies):
+                guard case .scheduler = role else { break }
                 metrics.covered(latencies: latencies)
                 observer?.covered(key, latencies.count)
             }
+        }
+        guard !calls.isEmpty else { return }
+        // The budget these calls spend is on the state topic before Braze sees them, so no later
+        // owner spends it again, even after a kill -9.
+        if case .scheduler = role, let stateStore {
+            spawn { [calls] in
+                await stateStore.writeAhead(Array(Set(calls.compactMap(\.target))), engine: self)
+                for call in calls { self.spawn { await self.call(call) } }
+            }
+        } else {
+            for call in calls { spawn { await self.call(call) } }
+        }
+    }
+
+    private func call(_ action: CoordinatorAction) async {
+        switch action {
+        case .trigger(let key): await trigger(key)
+        case .pollStatus(let key): await pollStatus(key)
+        default: break
         }
     }
 
@@ -102,6 +138,10 @@ final class SyncEngine: Sendable {
     }
 
     private func trigger(_ key: IntegrationKey) async {
+        if case .forwarder(let forwarder) = role {
+            await forward(key, through: forwarder)
+            return
+        }
         if paused[key.target] != nil { clients.refreshKey(for: key.target) }
         guard let client = clients.client(for: key.target) else { return }
         let response = await client.triggerSync(integrationID: key.integrationID)
@@ -114,6 +154,27 @@ final class SyncEngine: Sendable {
         }
         let hint = RateLimitHint(response.rateLimit, clock: clock)
         input { $0.triggerCompleted(key, result: result, rateLimit: hint, at: $1) }
+    }
+
+    /// Stage one: the flushed batch becomes one request record; delivered means covered here.
+    private func forward(_ key: IntegrationKey, through forwarder: RequestForwarder) async {
+        let batch = coordinator.withLock { coordinator -> RequestRecord? in
+            guard let batch = coordinator.inFlightBatch(key) else { return nil }
+            let wall = WallClock(now: clock.now(), epochNow: Date().timeIntervalSince1970)
+            return RequestRecord(key: key, events: batch.count, firstConsumedAt: wall.epoch(batch.first), lastConsumedAt: wall.epoch(batch.last), policy: batch.policy)
+        }
+        var result = TriggerResult.accepted
+        if let batch {
+            do {
+                try await forwarder.forward(batch)
+                metrics.forwarded(target: key.target, outcome: "delivered")
+            } catch {
+                metrics.forwarded(target: key.target, outcome: "failed")
+                logger.warning("cannot forward a request for \(key) to \(forwarder.topic): \(error); retrying with backoff")
+                result = .networkError
+            }
+        }
+        input { $0.triggerCompleted(key, result: result, at: $1) }
     }
 
     private func pollStatus(_ key: IntegrationKey) async {
@@ -168,4 +229,14 @@ extension SyncObserver {
     public func covered(_ key: IntegrationKey, _ events: Int) {}
     public func committed(_ offsets: [PartitionID: Int64]) {}
     public func deadLettered(_ order: DeadLetterOrder) {}
+}
+
+extension CoordinatorAction {
+    /// The target a Braze call is for.
+    var target: String? {
+        switch self {
+        case .trigger(let key), .pollStatus(let key): return key.target
+        default: return nil
+        }
+    }
 }

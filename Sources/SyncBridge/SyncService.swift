@@ -14,8 +14,12 @@ import Synchronization
 /// to trigger, when, and what to commit all come from the coordinator's actions.
 public final class SyncService: Service, Sendable {
     public let config: ServiceConfig
+    /// The scheduler: Braze calls for what `loop` consumes (direct mode: the source topics;
+    /// partitioned mode: the requests partitions this member owns).
     let engine: SyncEngine
     let loop: ConsumerLoop
+    /// Partitioned mode's stage one: the source topics, forwarded as request records.
+    let forwarding: (engine: SyncEngine, loop: ConsumerLoop)?
     let producer: KafkaProducer?
     let cluster: EmbeddedKafkaCluster?
     public let bootstrapServers: String
@@ -43,6 +47,8 @@ public final class SyncService: Service, Sendable {
             let cluster = try EmbeddedKafkaCluster(brokers: 1)
             for topic in config.kafka.topics where !topic.hasPrefix("^") { try cluster.createTopic(topic, partitions: 3) }
             if let deadLetter = config.kafka.deadLetterTopic { try cluster.createTopic(deadLetter, partitions: 1) }
+            if let stateTopic = config.kafka.stateTopic { try cluster.createTopic(stateTopic, partitions: 1) }
+            if config.kafka.mode == .partitioned { try cluster.createTopic(config.kafka.requestsTopic, partitions: Self.defaultRequestsPartitions) }
             self.cluster = cluster
             bootstrapServers = cluster.bootstrapServers
             logger.notice("embedded broker at \(cluster.bootstrapServers)")
@@ -51,26 +57,105 @@ public final class SyncService: Service, Sendable {
             bootstrapServers = config.kafka.brokers
         }
 
-        let consumer = try KafkaConsumer(
+        let sourceConsumer = try KafkaConsumer(
             bootstrapServers: bootstrapServers, groupID: config.kafka.group, topics: config.kafka.topics,
             properties: Self.consumerProperties(config.kafka)
         )
         let producerProperties = config.kafka.properties.filter { !Self.consumerOnlyProperties.contains($0.key) }
-        producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)
+        let producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: producerProperties)
+        self.producer = producer
+        let deadLetters = DeadLetterWriter(producer: producer, topic: config.kafka.deadLetterTopic, logger: logger)
+        let metrics = ServiceMetrics()
+
+        let servers = bootstrapServers
+        let stateStore = try config.kafka.stateTopic.map { stateTopic in
+            _ = try KafkaTopics.ensure(
+                bootstrapServers: servers, properties: producerProperties, topic: stateTopic, partitions: 1,
+                config: ["cleanup.policy": "compact", "min.compaction.lag.ms": "60000"]
+            )
+            return try SchedulingStateStore(topic: stateTopic, bootstrapServers: servers, properties: config.kafka.properties, logger: logger)
+        }
 
         // A paused target (401/403) is probed rarely: from 30 s (or max_backoff if shorter) doubling up to max_backoff.
         let pausedRetry = RetryPolicy(initialBackoff: min(.seconds(30), config.retry.maxBackoff), maxBackoff: config.retry.maxBackoff)
         let coordinator = Coordinator(
-            settings: CoordinatorSettings(targets: limits, retry: config.retry, pausedRetry: pausedRetry),
+            settings: CoordinatorSettings(targets: limits, retry: config.retry, pausedRetry: pausedRetry, sendMargin: Self.sendMargin),
             seed: UInt64.random(in: 0...UInt64.max)
         )
-        engine = SyncEngine(
-            coordinator: coordinator, rules: config.rules, clients: clients,
-            deadLetters: DeadLetterWriter(producer: producer, topic: config.kafka.deadLetterTopic, logger: logger),
-            metrics: ServiceMetrics(), logger: logger, observer: observer
+        let engine = SyncEngine(
+            coordinator: coordinator, stateStore: stateStore, rules: config.rules, clients: clients,
+            deadLetters: deadLetters, metrics: metrics, logger: logger, observer: config.kafka.mode == .direct ? observer : nil
         )
-        loop = ConsumerLoop(consumer: consumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted)
+        self.engine = engine
+
+        switch config.kafka.mode {
+        case .direct:
+            forwarding = nil
+            loop = ConsumerLoop(consumer: sourceConsumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted)
+            // One process schedules every target: it takes each one's state over before anything is consumed.
+            stateStore?.restore(config.targets.map(\.name), into: engine)
+        case .partitioned:
+            let targetNames = config.targets.map(\.name)
+            let requestPartitions = try KafkaTopics.ensure(
+                bootstrapServers: bootstrapServers, properties: producerProperties, topic: config.kafka.requestsTopic,
+                partitions: Self.defaultRequestsPartitions
+            )
+            let codec = RequestCodec(targets: Set(targetNames))
+            let forwarder = RequestForwarder(topic: config.kafka.requestsTopic, partitions: requestPartitions, producer: producer, codec: codec)
+            let forwardLimits = Dictionary(uniqueKeysWithValues: targetNames.map {
+                ($0, TargetLimits(triggers: Self.unlimited, statuses: Self.unlimited, forwardEvery: Self.flushInterval))
+            })
+            let stageOne = SyncEngine(
+                coordinator: Coordinator(settings: CoordinatorSettings(targets: forwardLimits, retry: config.retry), seed: UInt64.random(in: 0...UInt64.max)),
+                role: .forwarder(forwarder), rules: config.rules, clients: clients,
+                deadLetters: deadLetters, metrics: metrics, logger: logger, observer: observer
+            )
+            forwarding = (stageOne, ConsumerLoop(consumer: sourceConsumer, engine: stageOne, maxUncommitted: config.kafka.maxUncommitted))
+
+            let byPartition = RequestPartitioner.targetsByPartition(targetNames, count: requestPartitions)
+            let targetsOf: @Sendable ([TopicPartition]) -> [String] = { partitions in partitions.flatMap { byPartition[$0.partition] ?? [] } }
+            let hooks = ConsumerLoop.OwnershipHooks(
+                assigned: { partitions in
+                    let targets = targetsOf(partitions)
+                    guard !targets.isEmpty else { return }
+                    stateStore?.restore(targets, into: engine)
+                    logger.notice("now scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")) (requests partitions \(partitions.map(\.partition).sorted()))")
+                },
+                revoking: { partitions in
+                    let targets = targetsOf(partitions)
+                    guard let stateStore, !targets.isEmpty else { return }
+                    if !stateStore.writeNow(targets, engine: engine, timeout: .seconds(5)) {
+                        logger.warning("handing over \(targets): the state record was not acknowledged in time; the next owner may start from an older one")
+                    }
+                },
+                revoked: { partitions in
+                    let targets = targetsOf(partitions)
+                    guard !targets.isEmpty else { return }
+                    stateStore?.release(targets)
+                    logger.notice("no longer scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")): handed over with the requests partitions")
+                }
+            )
+            let requestsConsumer = try KafkaConsumer(
+                bootstrapServers: bootstrapServers, groupID: config.kafka.requestsGroup, topics: [config.kafka.requestsTopic],
+                properties: Self.consumerProperties(config.kafka).filter { $0.key != "group.instance.id" }
+                    .merging(config.kafka.instanceID.map { ["group.instance.id": "\($0).requests"] } ?? [:]) { _, new in new }
+            )
+            loop = ConsumerLoop(
+                consumer: requestsConsumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted,
+                records: .requests(codec), hooks: hooks
+            )
+        }
     }
+
+    /// Partitions of a requests topic SyncBridge creates: more than the replicas one would run, so
+    /// workspaces spread over them; a partition carries every request of its workspaces.
+    static let defaultRequestsPartitions: Int32 = 12
+    /// How often stage one flushes a dirty integration as a request record.
+    static let flushInterval = Duration.milliseconds(100)
+    static let unlimited = RateLimit(count: 1_000_000, window: .seconds(1))
+    /// Padding on Braze's windows: a call leaves up to the state write-ahead's wait after its token
+    /// is spent, plus connection set-up; 1 s of a 60 s window costs under 2 % of the budget.
+    static let sendMargin = SchedulingStateStore.writeAheadWait + .milliseconds(500)
 
     /// The consumer's librdkafka properties: the user's, over defaults suited to a control-plane
     /// consumer that must fail over quickly.
@@ -98,12 +183,30 @@ public final class SyncService: Service, Sendable {
     /// (still under G2 and G4), commits what is covered within `shutdown_timeout`, and leaves the group.
     public func run() async throws {
         loop.start()
-        logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
+        forwarding?.loop.start()
+        if config.kafka.mode == .partitioned {
+            logger.notice("partitioned mode: consuming \(config.kafka.topics) as group \(config.kafka.group), forwarding to \(config.kafka.requestsTopic), scheduling the workspaces whose requests partitions group \(config.kafka.requestsGroup) assigns here")
+        } else {
+            logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.engine.timer.run(self.engine) }
+            if let stageOne = forwarding?.engine { group.addTask { await stageOne.timer.run(stageOne) } }
+            if let store = engine.stateStore {
+                group.addTask {
+                    // At least every second: a crash costs at most this much of the record's age.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        if Task.isCancelled { break }
+                        await store.write(engine: self.engine, wait: nil)
+                    }
+                }
+            }
             try? await gracefulShutdown()
             await shutDown()
             engine.timer.stop()
+            forwarding?.engine.timer.stop()
+            group.cancelAll()
         }
     }
 
@@ -112,22 +215,30 @@ public final class SyncService: Service, Sendable {
         let watchdog = ShutdownWatchdog(deadline: deadline, timeout: config.shutdownTimeout, logger: logger, exitsProcess: exitsOnShutdownOverrun)
         watchdog.phase("triggering dirty integrations and waiting for them to be accepted")
         logger.notice("shutting down: triggering dirty integrations and committing covered offsets")
-        loop.drain()
-        engine.input { $0.beginShutdown(at: $1) }
         // Leave part of the budget for the last commit, leaving the group and flushing dead letters.
         let closing = min(config.shutdownTimeout / 5, .seconds(5))
-        while ContinuousClock.now < deadline - closing {
-            if engine.coordinator.withLock({ $0.isDrained }), engine.requestsInFlight == 0 { break }
-            try? await Task.sleep(for: .milliseconds(50))
+        if let stageOne = forwarding {
+            // Stage one first, while this member's stage two still consumes what it forwards.
+            watchdog.phase("forwarding the last requests")
+            await settle(stageOne.engine, stageOne.loop, until: deadline - closing - (config.shutdownTimeout - closing) / 2)
+            await stageOne.loop.stop()
+            stageOne.engine.stop()
         }
+        watchdog.phase("triggering dirty integrations and waiting for them to be accepted")
+        await settle(engine, loop, until: deadline - closing)
         let left = engine.coordinator.withLock { $0.uncommittedEvents }
         if left > 0 {
             logger.warning("shutdown_timeout is near with \(left) events not yet covered; they stay uncommitted and are redelivered on restart")
+        }
+        if let store = engine.stateStore {
+            watchdog.phase("writing the scheduling state")
+            await store.write(engine: engine, wait: min(.seconds(2), max(.zero, deadline - ContinuousClock.now)))
         }
         watchdog.phase("committing covered offsets and leaving the consumer group")
         await loop.stop()
         watchdog.phase("flushing the dead-letter producer")
         engine.stop()
+        engine.stateStore?.close()
         let flushBudget = max(0, Int((deadline - ContinuousClock.now) / .milliseconds(1)))
         producer?.flush(timeoutMilliseconds: Int32(clamping: flushBudget))
         producer?.close()
@@ -143,32 +254,48 @@ public final class SyncService: Service, Sendable {
         if !exitsOnShutdownOverrun { watchdog.disarm() }
     }
 
+    /// Stops fetching, triggers (or forwards) everything dirty, and waits until it is covered or `until`.
+    private func settle(_ engine: SyncEngine, _ loop: ConsumerLoop, until: ContinuousClock.Instant) async {
+        loop.drain()
+        engine.input { $0.beginShutdown(at: $1) }
+        while ContinuousClock.now < until {
+            if engine.coordinator.withLock({ $0.isDrained }), engine.requestsInFlight == 0 { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     // MARK: - State for endpoints, the demo and tests
 
     public var metricsText: String { engine.metrics.text() }
 
     /// Why the service is not ready, or nil when it is.
     public var notReadyReason: String? {
-        if !loop.isAssigned { return "no partitions assigned yet" }
+        if !(forwarding?.loop ?? loop).isAssigned { return "no partitions assigned yet" }
         let paused = engine.paused
         if !paused.isEmpty { return "target paused after HTTP \(paused.map { "\($0.value) (\($0.key))" }.sorted().joined(separator: ", ")); check its API key and permissions" }
         return nil
     }
 
-    public var uncommittedEvents: Int { engine.coordinator.withLock { $0.uncommittedEvents } }
+    /// Source events consumed and not yet covered (partitioned mode: not yet forwarded, or
+    /// forwarded in requests this member's stage two still waits on).
+    public var uncommittedEvents: Int {
+        (forwarding?.engine.coordinator.withLock { $0.uncommittedEvents } ?? 0) + engine.coordinator.withLock { $0.uncommittedEvents }
+    }
 
     /// How many partitions are paused for backpressure (`kafka.max_uncommitted`).
-    public var throttledPartitionCount: Int { loop.throttledPartitions.count }
+    public var throttledPartitionCount: Int { (forwarding?.loop ?? loop).throttledPartitions.count }
 
     /// Swaps the rules (SIGHUP or a changed `rules_file`): integrations disabled by 400/404 may be called again.
     ///
     /// Only the mapping of new events changes. Events already waiting keep their integrations,
     /// even ones the new rules no longer name, so a reload loses nothing (G1).
     public func replaceRules(_ rules: RuleSet) {
-        engine.rules.withLock { $0 = rules }
-        engine.input { coordinator, _ in
-            coordinator.rulesChanged()
-            return []
+        for engine in [engine, forwarding?.engine].compactMap({ $0 }) {
+            engine.rules.withLock { $0 = rules }
+            engine.input { coordinator, _ in
+                coordinator.rulesChanged()
+                return []
+            }
         }
     }
 

@@ -142,9 +142,12 @@ final class FaultRig: @unchecked Sendable {
 
     func useBroker(_ bootstrapServers: String) { self.bootstrapServers = bootstrapServers }
 
-    func startSimulator(_ extra: [String] = [], syncDuration: String = "200ms", rateLimit: String = "100/1s") async throws {
+    func startSimulator(
+        _ extra: [String] = [], integrations: [String] = integrations, syncDuration: String = "200ms", rateLimit: String = "100/1s",
+        statusRateLimit: String = "1000/1s"
+    ) async throws {
         let sim = try spawn("braze-sim", ["braze-sim", "--listen", "127.0.0.1:0", "--api-key", apiKey, "--sync-duration", syncDuration,
-                                          "--rate-limit", rateLimit, "--status-rate-limit", "1000/1s"]
+                                          "--rate-limit", rateLimit, "--status-rate-limit", statusRateLimit]
                                 + integrations.flatMap { ["--integration", $0] } + extra)
         let line = try await sim.waitForOutput("listening on")
         guard let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) else {
@@ -153,13 +156,22 @@ final class FaultRig: @unchecked Sendable {
         simulatorURL = String(url)
     }
 
-    func writeConfig(quiet: String = "300ms", maxDelay: String = "2s", rateLimit: String = "100/1s", shutdownTimeout: String = "10s", http: Bool = false) throws -> String {
+    /// Quick group settings for the embedded broker; `defaultSession` keeps SyncBridge's own session timeout.
+    static func groupProperties(defaultSession: Bool = false) -> String {
+        (defaultSession ? "" : #"session.timeout.ms: "4500", heartbeat.interval.ms: "100", "#)
+            + #"topic.metadata.refresh.interval.ms: "500", fetch.wait.max.ms: "50", reconnect.backoff.max.ms: "200""#
+    }
+
+    func writeConfig(
+        quiet: String = "300ms", maxDelay: String = "2s", rateLimit: String = "100/1s", shutdownTimeout: String = "10s", http: Bool = false,
+        defaultSession: Bool = false
+    ) throws -> String {
         let text = (http ? "http: { listen: \"127.0.0.1:0\" }\n" : "") + """
         kafka:
           brokers: "\(bootstrapServers)"
           group: \(group)
           topics: ["\(topic)"]
-          properties: { session.timeout.ms: "4500", heartbeat.interval.ms: "100", topic.metadata.refresh.interval.ms: "500", fetch.wait.max.ms: "50", reconnect.backoff.max.ms: "200" }
+          properties: { \(Self.groupProperties(defaultSession: defaultSession)) }
         targets:
           - name: braze
             endpoint: "\(simulatorURL)"
@@ -175,6 +187,34 @@ final class FaultRig: @unchecked Sendable {
           - { name: users, when: { topic: "\(topic)", json: { /table: USERS } }, sync: ["\(integrations[1])"] }
           - { name: items, when: { topic: "\(topic)", json: { /table: ITEMS } }, sync: ["\(integrations[2])"] }
         """
+        return try save(text)
+    }
+
+    /// Partitioned mode, one workspace, integrations named in the events.
+    func writeFleetConfig(rateLimit: String, statusRateLimit: String) throws -> String {
+        try save("""
+        kafka:
+          brokers: "\(bootstrapServers)"
+          group: \(group)
+          topics: ["\(topic)"]
+          mode: partitioned
+          properties: { \(Self.groupProperties()) }
+        targets:
+          - name: braze
+            endpoint: "\(simulatorURL)"
+            api_key_env: FAULT_KEY
+            rate_limit: "\(rateLimit)"
+            status_rate_limit: "\(statusRateLimit)"
+            timeout: 2s
+        coalesce: { quiet: 300ms, max_delay: 2s }
+        retry: { initial_backoff: 100ms, max_backoff: 1s }
+        shutdown_timeout: 10s
+        rules:
+          - { name: named, when: { topic: "\(topic)" }, sync_from: /integration_id, allow_any: true }
+        """)
+    }
+
+    private func save(_ text: String) throws -> String {
         let path = directory.appendingPathComponent("config-\(UUID().uuidString.prefix(6)).yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -213,6 +253,32 @@ final class FaultRig: @unchecked Sendable {
         }
         produced.withLock { state in
             for index in first..<(first + count) { state.perPartition[Int32(index % Int(partitions)), default: 0] += 1 }
+        }
+    }
+
+    /// Like `produce`, for events that name one of `integrations` (`sync_from`), round-robin;
+    /// `partitions` limits where they go.
+    func produceFleet(_ count: Int, integrations names: [String], startingAt first: Int = 0, partitions only: [Int32]? = nil) async throws {
+        if producer == nil {
+            producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: ["linger.ms": "2", "message.timeout.ms": "30000", "reconnect.backoff.max.ms": "200"])
+        }
+        let producer = producer!
+        let targets = only ?? Array(0..<partitions)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for index in first..<(first + count) {
+                let integration = names[index % names.count]
+                let partition = targets[index % targets.count]
+                let startedAt = Date().timeIntervalSince1970
+                produced.withLock { state in
+                    state.latest[integration] = max(state.latest[integration] ?? 0, startedAt)
+                    state.perPartition[partition, default: 0] += 1
+                }
+                tasks.addTask {
+                    let table = integrations.firstIndex(of: integration).map { tables[$0] } ?? "NONE"
+                    try await producer.produce(topic: topic, key: nil, value: Array(#"{"integration_id":"\#(integration)","table":"\#(table)","rows":\#(index)}"#.utf8), partition: partition)
+                }
+            }
+            try await tasks.waitForAll()
         }
     }
 
@@ -263,5 +329,5 @@ func withFaultRig(partitions: Int32 = 4, _ body: (FaultRig) async throws -> Void
         throw error
     }
     rig.killAll()
-    try? FileManager.default.removeItem(at: rig.directory)
+    if ProcessInfo.processInfo.environment["SYNCBRIDGE_KEEP_RIG"] == nil { try? FileManager.default.removeItem(at: rig.directory) } else { print("rig kept in \(rig.directory.path)") }
 }

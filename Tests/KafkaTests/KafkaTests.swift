@@ -132,7 +132,7 @@ struct KafkaTests {
         defer { a.close() }
         var asked: [[TopicPartition]] = []
         // Pretend everything up to offset 7 is covered on each partition.
-        a.commitBeforeRevoke { revoked in
+        a.storeBeforeRevoke { revoked in
             asked.append(revoked)
             return Dictionary(uniqueKeysWithValues: all.map { ($0, 7) })
         }

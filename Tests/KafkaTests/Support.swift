@@ -33,6 +33,7 @@ final class Observed {
     var assignedEvents: [[TopicPartition]] = []
     var revokedEvents: [[TopicPartition]] = []
     var errors: [String] = []
+    var committed: [TopicPartition: Int64] = [:]
 
     func record(_ event: ConsumerEvent) {
         switch event {
@@ -43,6 +44,7 @@ final class Observed {
         case .revoked(let partitions):
             revokedEvents.append(partitions)
             assignment.subtract(partitions)
+        case .committed(let offsets): committed.merge(offsets) { max($0, $1) }
         case .error(let reason): errors.append(reason)
         }
     }

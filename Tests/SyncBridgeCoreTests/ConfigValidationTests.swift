@@ -319,3 +319,40 @@ import Testing
         #expect(found.contains("sb.yaml:13: duplicate rule name 'e'; rule names must be unique"))
     }
 }
+
+/// `kafka.mode` and the internal topics of fleet mode.
+@Suite struct FleetConfigTests {
+    func with(_ lines: String) -> String {
+        validConfig.replacingOccurrences(of: "  dead_letter_topic: syncbridge.dead-letter", with: "  dead_letter_topic: syncbridge.dead-letter\n" + lines)
+    }
+
+    @Test func internalTopicsDefaultToTheGroupsName() throws {
+        let config = try ConfigLoader.load(text: with("  mode: partitioned"), file: "sb.yaml", environment: [:])
+        #expect(config.kafka.mode == .partitioned)
+        #expect(config.kafka.requestsTopic == "syncbridge.requests")
+        #expect(config.kafka.stateTopic == "syncbridge.state")
+        #expect(config.kafka.requestsGroup == "syncbridge.requests")
+        let direct = try ConfigLoader.load(text: validConfig, file: "sb.yaml", environment: [:])
+        #expect(direct.kafka.mode == .direct)
+        #expect(direct.kafka.stateTopic == "syncbridge.state", "direct mode remembers running jobs across restarts too")
+    }
+
+    @Test func anEmptyStateTopicTurnsItOffInDirectModeOnly() throws {
+        let off = try ConfigLoader.load(text: with("  state_topic: \"\""), file: "sb.yaml", environment: [:])
+        #expect(off.kafka.stateTopic == nil)
+        #expect(issues(with("  mode: partitioned\n  state_topic: \"\"")) == [
+            "sb.yaml:7: kafka.state_topic may not be empty in partitioned mode: a new owner needs it to take over a workspace's budget",
+        ])
+    }
+
+    @Test func badModesAndTopicNamesAreRefusedAtTheirLines() {
+        #expect(issues(with("  mode: sharded")) == [
+            "sb.yaml:6: kafka.mode 'sharded' is not a mode; use 'direct' (one replica) or 'partitioned' (several replicas sharing each workspace's budget)",
+        ])
+        let badName = issues(with("  requests_topic: \"a b\""))
+        #expect(badName.count == 1 && badName[0].hasPrefix("sb.yaml:6: kafka.requests_topic: "))
+        let source = validConfig.replacingOccurrences(of: "topics: [\"^.+\\\\.data-updated$\"]", with: "topics: [\"x.data-updated\", \"fleet.requests\"]")
+            .replacingOccurrences(of: "  dead_letter_topic: syncbridge.dead-letter", with: "  dead_letter_topic: syncbridge.dead-letter\n  requests_topic: fleet.requests")
+        #expect(issues(source) == ["sb.yaml:6: kafka.requests_topic 'fleet.requests' is also in kafka.topics; the internal topic must not be a source"])
+    }
+}

@@ -4,7 +4,9 @@ import Yams
 /// Reads and validates config and rules files, reporting every problem as `file:line: message` (G9).
 public enum ConfigLoader {
     static let topLevelKeys = ["kafka", "targets", "coalesce", "retry", "shutdown_timeout", "http", "rules", "rules_file"]
-    static let kafkaKeys = ["brokers", "group", "topics", "dead_letter_topic", "properties", "mode", "max_uncommitted", "instance_id"]
+    static let kafkaKeys = [
+        "brokers", "group", "topics", "dead_letter_topic", "properties", "mode", "max_uncommitted", "instance_id", "requests_topic", "state_topic",
+    ]
     static let targetKeys = ["name", "endpoint", "api_key_env", "api_key_file", "rate_limit", "status_rate_limit", "timeout"]
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
@@ -135,8 +137,27 @@ public enum ConfigLoader {
                 if let text = reader.string(value, named: "kafka.properties.\(name)") { properties[name] = text }
             }
         }
-        if let mode = entries["mode"].flatMap({ reader.string($0, named: "kafka.mode") }), mode != "direct" {
-            reader.report(entries["mode"], "kafka.mode '\(mode)' is not supported by this version; use 'direct' (one process per consumer group member)")
+        var mode = KafkaMode.direct
+        if let node = entries["mode"], let text = reader.string(node, named: "kafka.mode") {
+            if let parsed = KafkaMode(rawValue: text) { mode = parsed } else {
+                reader.report(node, "kafka.mode '\(text)' is not a mode; use 'direct' (one replica) or 'partitioned' (several replicas sharing each workspace's budget)")
+            }
+        }
+        let requestsTopic = entries["requests_topic"].flatMap { node -> String? in
+            guard let name = reader.string(node, named: "kafka.requests_topic") else { return nil }
+            if let problem = KafkaTopicName.problem(with: name) { reader.report(node, "kafka.requests_topic: \(problem)") }
+            return name
+        }
+        // An empty state_topic turns the state topic off (a cluster where it may not be created).
+        var stateTopicSetting: String?? = nil
+        if let node = entries["state_topic"], let name = reader.string(node, named: "kafka.state_topic") {
+            if name.isEmpty {
+                if mode == .partitioned { reader.report(node, "kafka.state_topic may not be empty in partitioned mode: a new owner needs it to take over a workspace's budget") }
+                stateTopicSetting = .some(nil)
+            } else {
+                if let problem = KafkaTopicName.problem(with: name) { reader.report(node, "kafka.state_topic: \(problem)") }
+                stateTopicSetting = .some(name)
+            }
         }
         var maxUncommitted = KafkaSettings.defaultMaxUncommitted
         if let node = entries["max_uncommitted"], let text = reader.string(node, named: "kafka.max_uncommitted") {
@@ -151,9 +172,14 @@ public enum ConfigLoader {
             return id
         }
         guard let brokers, let group, let topics else { return nil }
+        if let requestsTopic, topics.contains(requestsTopic), let at = entries["requests_topic"] {
+            reader.report(at, "kafka.requests_topic '\(requestsTopic)' is also in kafka.topics; the internal topic must not be a source")
+        }
         return KafkaSettings(
             brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties,
-            maxUncommitted: maxUncommitted, instanceID: instanceID
+            maxUncommitted: maxUncommitted, instanceID: instanceID, mode: mode,
+            requestsTopic: requestsTopic ?? "\(group).requests",
+            stateTopic: stateTopicSetting ?? "\(group).state"
         )
     }
 

@@ -35,7 +35,25 @@ public struct KafkaSettings: Sendable {
     /// gets its partitions back without a rebalance, within the session timeout.
     public var instanceID: String?
 
+    public var mode = KafkaMode.direct
+    /// Partitioned mode's internal topic of request records, keyed by target (`<group>.requests`).
+    public var requestsTopic = ""
+    /// The compacted topic of each target's scheduling state (`<group>.state`); nil when turned off.
+    public var stateTopic: String?
+
     public var isEmbedded: Bool { brokers == "embedded" }
+
+    /// Stage two's consumer group in partitioned mode.
+    public var requestsGroup: String { "\(group).requests" }
+}
+
+/// `kafka.mode`: how replicas in one consumer group share the work.
+public enum KafkaMode: String, Sendable {
+    /// Every member schedules for the events it consumes, with its own budget: one replica.
+    case direct
+    /// Stage one forwards requests keyed by target; the owner of a target's requests partition
+    /// is that workspace's only scheduler, with its whole budget.
+    case partitioned
 }
 
 public struct TargetSettings: Sendable {

@@ -28,14 +28,19 @@ public struct CoordinatorSettings: Sendable {
     /// Bounds of the interval between polls of a running job; within them the interval is a
     /// twentieth of the job's age, so a longer job is polled less often.
     public var pollInterval: ClosedRange<Duration>
+    /// Padding on every rate window for the time between spending a token and the request
+    /// reaching Braze (see `RateBudget.margin`).
+    public var sendMargin: Duration
 
     public init(
         targets: [String: TargetLimits],
         retry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300)),
         pausedRetry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(30), maxBackoff: .seconds(600)),
         firstPollGuess: Duration = .seconds(5),
-        pollInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(30)
+        pollInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(30),
+        sendMargin: Duration = .zero
     ) {
+        self.sendMargin = sendMargin
         self.targets = targets
         self.retry = retry
         self.pausedRetry = pausedRetry
@@ -125,7 +130,10 @@ public struct Coordinator: Sendable {
         self.settings = settings
         self.random = SplitMix64(seed: seed)
         self.targets = Dictionary(uniqueKeysWithValues: settings.targets.map { name, limits in
-            (name, Target(name: name, triggers: RateBudget(limit: limits.triggers), statuses: RateBudget(limit: limits.statuses)))
+            (name, Target(
+                name: name, triggers: RateBudget(limit: limits.triggers, margin: settings.sendMargin),
+                statuses: RateBudget(limit: limits.statuses, margin: settings.sendMargin)
+            ))
         })
     }
 
@@ -363,7 +371,8 @@ public struct Coordinator: Sendable {
             guard let due = dueTime(key, state, now: now) else { continue }
             if due > now {
                 wake(due)
-            } else if state.job.wantsPoll, !targets[key.target]!.statusForbidden {
+            } else if state.job.wantsPoll, !targets[key.target]!.statusForbidden, !(state.job.isUnknown && targets[key.target]!.pause != nil) {
+                // (A paused target probes with triggers; an unknown job there is probed like an idle one.)
                 pollReady.append((key, oldest))
             } else {
                 triggerReady.append((key, oldest))
@@ -487,6 +496,11 @@ public struct Coordinator: Sendable {
 }
 
 extension Coordinator.Job {
+    var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
     var wantsPoll: Bool {
         switch self {
         case .running, .unknown: return true

@@ -4,18 +4,26 @@ import DequeModule
 /// the server says in `X-RateLimit-Remaining` / `X-RateLimit-Reset`.
 public struct RateBudget: Sendable {
     public let limit: RateLimit
+    /// Added to the window: a request reaches the server a little after its token is spent
+    /// (connection set-up, the state write-ahead), and must still fall outside the server's window.
+    public let margin: Duration
     private var sent: Deque<Moment> = []
     private var serverRemaining: Int?
     private var serverResetAt: Moment?
 
-    public init(limit: RateLimit) { self.limit = limit }
+    public init(limit: RateLimit, margin: Duration = .zero) {
+        self.limit = limit
+        self.margin = margin
+    }
+
+    private var span: Duration { limit.window + margin }
 
     /// The earliest moment at or after `now` when one more request may be sent.
     public func availableAt(_ now: Moment) -> Moment {
         var earliest = now
         if sent.count >= limit.count {
             // The oldest of the last `count` sends must leave the window first.
-            earliest = max(earliest, sent[sent.count - limit.count] + limit.window)
+            earliest = max(earliest, sent[sent.count - limit.count] + span)
         }
         if let remaining = serverRemaining, remaining <= 0, let reset = serverResetAt, reset > now {
             earliest = max(earliest, reset)
@@ -27,7 +35,7 @@ public struct RateBudget: Sendable {
 
     public mutating func consume(_ now: Moment) {
         sent.append(now)
-        while sent.count > limit.count, let first = sent.first, first + limit.window <= now { sent.removeFirst() }
+        while sent.count > limit.count, let first = sent.first, first + span <= now { sent.removeFirst() }
         // Floors at 0 (already "exhausted"), so a hostile Remaining of Int.min cannot overflow.
         if let remaining = serverRemaining { serverRemaining = max(remaining, 1) - 1 }
     }
@@ -45,7 +53,7 @@ public struct RateBudget: Sendable {
 
     /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
     public func sentInWindow(at now: Moment) -> [Moment] {
-        sent.filter { $0 + limit.window > now }
+        sent.filter { $0 + span > now }
     }
 
     /// The server's "none left until" when it is still in force at `now`.
@@ -57,7 +65,7 @@ public struct RateBudget: Sendable {
     /// Takes over the view of the owner that wrote `restored` (its record is the whole truth:
     /// whatever this process spent on the target before is in it too).
     public mutating func restore(sent restored: [Moment], blockedUntil: Moment?, now: Moment) {
-        sent = Deque(restored.suffix(limit.count).filter { $0 + limit.window > now }.sorted())
+        sent = Deque(restored.suffix(limit.count).filter { $0 + span > now }.sorted())
         serverRemaining = nil
         serverResetAt = nil
         if let blockedUntil, blockedUntil > now { block(until: blockedUntil) }

@@ -253,6 +253,8 @@ public enum InvalidReason: String, Sendable, CaseIterable {
     case syncFromNotString = "sync_from_not_string"
     case invalidIntegrationID = "invalid_integration_id"
     case integrationNotAllowed = "integration_not_allowed"
+    /// Fleet mode's stage two: a record on the requests topic that is not a request for a configured target.
+    case invalidRequest = "invalid_request"
 }
 
 /// A rule matched but its integrations could not be taken from the event: dead-lettered.
