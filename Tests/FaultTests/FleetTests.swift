@@ -5,8 +5,9 @@ import Testing
 
 /// Fleet mode and the state topic with real processes: `syncbridge run` members killed with
 /// `kill -9`, restarted and joined mid-run, judged by the simulator's request log and the
-/// committed offsets.
-@Suite(.serialized) struct FleetTests {
+/// committed offsets. Part of the serialized `FaultTests` suite, so no two process-level tests
+/// share the 2 cores.
+extension FaultTests {
     /// 50 integrations named in the events (`sync_from`), one workspace.
     static let fleetIntegrations = (0..<50).map { String(format: "5e1f0000-0000-4000-8000-%012d", $0) }
 
@@ -53,7 +54,7 @@ import Testing
             let inProgress = log.filter { $0.kind == .trigger && $0.status == 429 }.count
             // Handovers: the kill, and at most one rebalance per join moving the workspace.
             #expect(inProgress <= 3, "at most one in-progress 429 per handover, saw \(inProgress)")
-            #expect(log.filter { $0.kind == .trigger && $0.status == 202 }.count < produced / 4, "requests were coalesced")
+            #expect(log.filter { $0.kind == .trigger && $0.status == 202 }.count < produced / 2, "requests were coalesced")
             for member in members where member !== owner { #expect(member.isRunning, "\(member.name) is still running") }
         }
     }
