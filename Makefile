@@ -28,11 +28,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	for t in $(TEST_TARGETS); do echo "== $$t"; timeout $(TEST_TIMEOUT) $(SWIFT) test --skip-build --filter "^$$t\\." || exit 1; done
 
-BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark
+BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark ThroughputBenchmark
 
 # Every benchmark runs even if an earlier one misses a target; the exit status reports any miss.
 bench: deps
-	for b in $(BENCHMARKS); do $(SWIFT) build -c release --product $$b || exit 1; done
+	for b in syncbridge $(BENCHMARKS); do $(SWIFT) build -c release --product $$b || exit 1; done
 	status=0; for b in $(BENCHMARKS); do echo; echo "== $$b"; $(SWIFT) run -c release --skip-build $$b || status=1; done; exit $$status
 
 # libFuzzer targets (Fuzz/): `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-smoke` for

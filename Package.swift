@@ -95,6 +95,11 @@ let package = Package(
             path: "Benchmarks/RulesBenchmark"
         ),
         .executableTarget(
+            name: "ThroughputBenchmark",
+            dependencies: ["Kafka", "CRdKafka"],
+            path: "Benchmarks/ThroughputBenchmark"
+        ),
+        .executableTarget(
             name: "MemoryBenchmark",
             dependencies: ["SyncBridgeCore"],
             path: "Benchmarks/MemoryBenchmark"
@@ -132,6 +137,7 @@ if Context.environment["SYNCBRIDGE_FUZZ"] != nil {
         ("FuzzRules", ["SyncBridgeCore"]),
         ("FuzzCDI", ["BrazeCDI", "SyncBridge", "SyncBridgeCore"]),
         ("FuzzIngress", ["SyncBridge", "SyncBridgeCore", .product(name: "Crypto", package: "swift-crypto")]),
+        ("FuzzFleetRecords", ["SyncBridgeCore"]),
     ]
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Sources/FuzzSupport"))
     for fuzzer in fuzzTargets {

@@ -29,7 +29,7 @@ if [ -n "$SANITIZE" ]; then
     SANITIZE_FLAGS+=(--sanitize "$SANITIZE" -Xswiftc "-sanitize=fuzzer,$SANITIZE")
     RUN_FLAGS+=(-detect_leaks=0) # the runtime's caches live until exit and would read as leaks
 fi
-ALL_TARGETS=(FuzzJSON FuzzConfig FuzzRules FuzzCDI FuzzIngress)
+ALL_TARGETS=(FuzzJSON FuzzConfig FuzzRules FuzzCDI FuzzIngress FuzzFleetRecords)
 export SYNCBRIDGE_FUZZ=1 # declares the targets in Package.swift
 # Swift's crash backtracer would take the signal of a trap first, and libFuzzer leaves a handler
 # that is already installed alone: the run would die without saving the input.
@@ -51,6 +51,7 @@ dictionary() {
     FuzzConfig | FuzzRules) echo Fuzz/Dictionaries/yaml.dict ;;
     FuzzCDI) echo Fuzz/Dictionaries/cdi.dict ;;
     FuzzIngress) echo Fuzz/Dictionaries/ingress.dict ;;
+    FuzzFleetRecords) echo Fuzz/Dictionaries/json.dict ;;
     esac
 }
 

@@ -6,8 +6,10 @@ import SyncBridgeCore
 import Synchronization
 
 /// Carries out the coordinator's actions: trigger and status calls through the Braze
-/// client, dead letters through the producer, commits handed to the consumer thread,
-/// and the log lines and metrics that go with them. It decides nothing itself.
+/// client (or, in fleet mode's stage one, request records to the requests topic), dead
+/// letters through the producer, commits handed to the consumer thread, the state topic's
+/// write-ahead before each call, and the log lines and metrics that go with them. It decides
+/// nothing itself.
 final class SyncEngine: Sendable {
     /// What "trigger" means for this engine's targets.
     enum Role: Sendable {

@@ -176,7 +176,7 @@ public final class SyncService: Service, Sendable {
     static let consumerOnlyProperties: Set<String> = [
         "group.id", "auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store", "partition.assignment.strategy",
         "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "group.instance.id", "fetch.min.bytes",
-        "fetch.wait.max.ms", "topic.metadata.refresh.interval.ms",
+        "fetch.wait.max.ms", "topic.metadata.refresh.interval.ms", "auto.commit.interval.ms", "enable.partition.eof",
     ]
 
     /// Runs until graceful shutdown: then stops fetching, triggers every dirty integration

@@ -30,7 +30,8 @@ final class SchedulingStateStore: Sendable {
         self.topic = topic
         self.bootstrapServers = bootstrapServers
         self.logger = logger
-        readerProperties = properties.filter { !SyncService.consumerOnlyProperties.contains($0.key) && !$0.key.hasPrefix("linger") }
+        // The client settings (security, timeouts) without the group's: the reader joins no group.
+        readerProperties = properties.filter { !SyncService.consumerOnlyProperties.contains($0.key) }
         var producerProperties = readerProperties
         producerProperties["linger.ms"] = producerProperties["linger.ms"] ?? "0"
         producerProperties["message.timeout.ms"] = producerProperties["message.timeout.ms"] ?? "30000"
