@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Synchronization
 
 /// librdkafka's built-in mock cluster: real Kafka-protocol brokers on loopback, in this process.
 /// For tests and local demos; data lives in memory and is gone after `shutdown`.
@@ -7,8 +8,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     /// The client that owns the mock cluster; librdkafka requires one for bookkeeping.
     private let owner: OpaquePointer
     private let cluster: OpaquePointer
-    private let lock = NSLock()
-    private var isShutDown = false
+    private let isShutDown = Mutex(false)
     public let bootstrapServers: String
 
     /// Starts `brokers` brokers with ids 1 through `brokers`.
@@ -55,7 +55,7 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
 
     /// Stops the brokers. Close clients first, or they will log connection errors. Idempotent.
     public func shutdown() {
-        lock.withLock {
+        isShutDown.withLock { isShutDown in
             guard !isShutDown else { return }
             isShutDown = true
             rd_kafka_mock_cluster_destroy(cluster)

@@ -1,14 +1,15 @@
 import CRdKafka
 import Foundation
+import Synchronization
 
 /// Publishes records and reports each one's fate: `produce` returns once the brokers acknowledged
 /// the record (acks=all, idempotent, so retries never duplicate) or throws why they did not.
-/// Safe to share between tasks.
+/// Safe to share between tasks: librdkafka's producer handle is thread-safe, and `isClosed`
+/// orders every use of it before `close` frees it (hence `@unchecked`: the handle is a C pointer).
 public final class KafkaProducer: @unchecked Sendable {
     private let handle: OpaquePointer
     private let poller: PollLoop
-    private let lock = NSLock()
-    private var isClosed = false
+    private let isClosed = Mutex(false)
 
     /// - Parameter properties: librdkafka properties; they override `acks=all` and `enable.idempotence=true`.
     public init(bootstrapServers: String, properties: [String: String] = [:]) throws {
@@ -52,10 +53,23 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Waits up to `timeoutMilliseconds` for every queued record to be acknowledged or fail.
     /// New `produce` calls wait until the flush ends, so "everything sent so far" stays well defined.
+    /// Blocks the calling thread: from async code use `flushed(timeoutMilliseconds:)`.
     public func flush(timeoutMilliseconds: Int32) {
-        lock.withLock {
+        isClosed.withLock { isClosed in
             guard !isClosed else { return }
             _ = rd_kafka_flush(handle, timeoutMilliseconds)
+        }
+    }
+
+    /// `flush` on a thread of its own, so the wait never holds a thread of Swift's cooperative pool.
+    public func flushed(timeoutMilliseconds: Int32) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                flush(timeoutMilliseconds: timeoutMilliseconds)
+                continuation.resume()
+            }
+            thread.name = "kafka-producer-flush"
+            thread.start()
         }
     }
 
@@ -64,7 +78,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// `timeoutMilliseconds` and holds off `produce` meanwhile, so call it off the cooperative
     /// pool, on a producer of its own.
     public func topicNames(timeoutMilliseconds: Int32) throws -> Set<String> {
-        try lock.withLock {
+        try isClosed.withLock { isClosed in
             guard !isClosed else { throw KafkaError(message: "kafka producer is closed; topics can no longer be listed.") }
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             let error = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
@@ -78,7 +92,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Flushes briefly, fails whatever is still pending, stops the poll thread and frees the client.
     /// Safe to call more than once.
     public func close() {
-        lock.withLock {
+        isClosed.withLock { isClosed in
             guard !isClosed else { return }
             isClosed = true
             _ = rd_kafka_flush(handle, 5_000)
@@ -94,7 +108,7 @@ public final class KafkaProducer: @unchecked Sendable {
         _ topic: String, _ key: [UInt8]?, _ value: [UInt8]?, _ headers: [KafkaHeader], _ partition: Int32,
         _ report: UnsafeMutableRawPointer
     ) -> KafkaError? {
-        lock.withLock {
+        isClosed.withLock { isClosed in
             guard !isClosed else {
                 return KafkaError(message: "kafka producer is closed; records can no longer be sent.")
             }
@@ -165,15 +179,14 @@ private func deliveryReportCallback(
 /// A dedicated thread serving delivery reports, so `produce` completes without callers polling.
 private final class PollLoop: @unchecked Sendable {
     private let handle: OpaquePointer
-    private let lock = NSLock()
-    private var running = true
+    private let running = Atomic(true)
     private let finished = DispatchSemaphore(value: 0)
 
     init(handle: OpaquePointer) { self.handle = handle }
 
     func start() {
         let thread = Thread { [self] in
-            while lock.withLock({ running }) { _ = rd_kafka_poll(handle, 100) }
+            while running.load(ordering: .acquiring) { _ = rd_kafka_poll(handle, 100) }
             finished.signal()
         }
         thread.name = "kafka-producer-poll"
@@ -182,7 +195,7 @@ private final class PollLoop: @unchecked Sendable {
 
     /// Returns once the thread has left its loop, so the handle can be destroyed.
     func stop() {
-        lock.withLock { running = false }
+        running.store(false, ordering: .releasing)
         finished.wait()
     }
 }

@@ -131,14 +131,14 @@ final class ConsumerLoop: Sendable {
         case .revoked(let partitions):
             assignment.withLock { $0.subtract(partitions) }
             throttled.withLock { $0.subtract(partitions) }
-            let ids = Set(partitions.map { PartitionID(topic: $0.topic, partition: $0.partition) })
+            let ids = Set(partitions.map(PartitionID.init))
             engine.logger.info("revoked \(partitions.map(\.description).sorted().joined(separator: ", "))")
             engine.forgetCommits(for: ids)
             for id in ids { engine.payloads.drop(id) }
             engine.input { $0.partitionsRevoked(ids, at: $1) }
             hooks.revoked(partitions)
         case .committed(let offsets):
-            let committed = Dictionary(uniqueKeysWithValues: offsets.map { (PartitionID(topic: $0.key.topic, partition: $0.key.partition), $0.value) })
+            let committed = offsets.partitionOffsets
             for (partition, offset) in committed { engine.payloads.committed(partition, nextOffset: offset) }
             engine.observer?.committed(committed)
         case .error(let message):
@@ -214,12 +214,12 @@ final class ConsumerLoop: Sendable {
         let counts = engine.coordinator.withLock { $0.uncommittedByPartition }
         let headroom = highWater - lowWater
         var flowing = counts.reduce(0) { sum, entry in
-            paused.contains(TopicPartition(topic: entry.key.topic, partition: entry.key.partition)) ? sum : sum + entry.value
+            paused.contains(TopicPartition(entry.key)) ? sum : sum + entry.value
         }
         guard flowing > headroom else { return }
         var chosen: [TopicPartition] = []
         for (partition, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
-            let topicPartition = TopicPartition(topic: partition.topic, partition: partition.partition)
+            let topicPartition = TopicPartition(partition)
             guard owned.contains(topicPartition), !paused.contains(topicPartition) else { continue }
             chosen.append(topicPartition)
             flowing -= count
@@ -251,9 +251,8 @@ final class ConsumerLoop: Sendable {
     /// Covered offsets waiting to be committed, for partitions this member still owns.
     private func takeOwnedCommits() -> ([PartitionID: Int64], [TopicPartition: Int64]) {
         let owned = assignment.withLock { $0 }
-        let offsets = engine.takeCommits().filter { owned.contains(TopicPartition(topic: $0.key.topic, partition: $0.key.partition)) }
-        let kafkaOffsets = Dictionary(uniqueKeysWithValues: offsets.map { (TopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value) })
-        return (offsets, kafkaOffsets)
+        let offsets = engine.takeCommits().filter { owned.contains(TopicPartition($0.key)) }
+        return (offsets, offsets.kafkaOffsets)
     }
 
     private func updateGauges() {

@@ -5,27 +5,74 @@ import Synchronization
 
 /// Keeps the records of uncommitted events that may still be dead-lettered, so a dead
 /// letter carries the original value; dropped once their offsets are committed.
+///
+/// Records arrive in offset order per partition, so a look-up is a binary search (a 404 that
+/// dead-letters k of n waiting events costs k·log n, not k·n). The store is bounded by bytes as
+/// well as by `kafka.max_uncommitted`: past `byteLimit` a record keeps its key and headers but
+/// not its value, and its dead letter says so in `syncbridge.value_dropped`.
 final class PayloadStore: Sendable {
-    private let records = Mutex<[PartitionID: Deque<KafkaMessage>]>([:])
+    private struct State {
+        var records: [PartitionID: Deque<KafkaMessage>] = [:]
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    let byteLimit: Int
+
+    static let defaultByteLimit = 256 << 20
+
+    init(byteLimit: Int = PayloadStore.defaultByteLimit) { self.byteLimit = byteLimit }
 
     func keep(_ message: KafkaMessage, at partition: PartitionID) {
-        records.withLock { $0[partition, default: []].append(message) }
+        state.withLock { state in
+            var kept = message
+            if state.bytes + Self.size(of: message) > byteLimit, message.value != nil {
+                kept = KafkaMessage(
+                    topic: message.topic, partition: message.partition, offset: message.offset, key: message.key,
+                    value: nil, headers: message.headers + [KafkaHeader(name: Self.valueDroppedHeader, value: Array("true".utf8))],
+                    timestamp: message.timestamp
+                )
+            }
+            state.bytes += Self.size(of: kept)
+            state.records[partition, default: []].append(kept)
+        }
     }
 
     func message(for event: EventRef) -> KafkaMessage? {
-        records.withLock { records in
-            records[event.partition]?.first { $0.offset == event.offset }
+        state.withLock { state in
+            guard let records = state.records[event.partition] else { return nil }
+            var low = records.startIndex
+            var high = records.endIndex
+            while low < high {
+                let middle = (low + high) / 2
+                if records[middle].offset < event.offset { low = middle + 1 } else { high = middle }
+            }
+            return low < records.endIndex && records[low].offset == event.offset ? records[low] : nil
         }
     }
 
     /// Forgets everything below the committed offset.
     func committed(_ partition: PartitionID, nextOffset: Int64) {
-        records.withLock { records in
-            while let first = records[partition]?.first, first.offset < nextOffset { records[partition]?.removeFirst() }
+        state.withLock { state in
+            while let first = state.records[partition]?.first, first.offset < nextOffset {
+                state.records[partition]?.removeFirst()
+                state.bytes -= Self.size(of: first)
+            }
         }
     }
 
     func drop(_ partition: PartitionID) {
-        _ = records.withLock { $0.removeValue(forKey: partition) }
+        state.withLock { state in
+            for record in state.records.removeValue(forKey: partition) ?? [] { state.bytes -= Self.size(of: record) }
+        }
+    }
+
+    var storedBytes: Int { state.withLock { $0.bytes } }
+
+    /// Set on a dead letter whose value was not kept (the store was over its byte limit).
+    static let valueDroppedHeader = "syncbridge.value_dropped"
+
+    private static func size(of message: KafkaMessage) -> Int {
+        (message.value?.count ?? 0) + (message.key?.count ?? 0) + message.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) } + 64
     }
 }

@@ -202,7 +202,11 @@ final class SyncEngine: Sendable {
                 guard !isStopping else { break }
                 attempt += 1
                 let delay = Duration.seconds(min(60, 1 << min(attempt, 6)))
-                logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile")
+                let fix = (error as? KafkaError).map { failure in
+                    failure.isFatal ? " The producer hit a fatal error; restart the process."
+                        : failure.isRetriable ? "" : " Retrying alone will not help: check that the dead-letter topic exists, is writable and accepts records this large (message.max.bytes)."
+                } ?? ""
+                logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile.\(fix)")
                 // In short steps, so a shutdown ends the wait promptly.
                 let retryAt = ContinuousClock.now + delay
                 while ContinuousClock.now < retryAt, !isStopping {

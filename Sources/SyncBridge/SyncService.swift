@@ -240,7 +240,7 @@ public final class SyncService: Service, Sendable {
         engine.stop()
         engine.stateStore?.close()
         let flushBudget = max(0, Int((deadline - ContinuousClock.now) / .milliseconds(1)))
-        producer?.flush(timeoutMilliseconds: Int32(clamping: flushBudget))
+        await producer?.flushed(timeoutMilliseconds: Int32(clamping: flushBudget))
         producer?.close()
         ingressProducer.withLock { state in
             state.closed = true

@@ -1,0 +1,46 @@
+import Kafka
+import Testing
+@testable import SyncBridge
+import SyncBridgeCore
+
+/// The records kept for dead letters: found by offset (with the gaps compaction and filtering
+/// leave), dropped on commit, and bounded by bytes.
+@Suite struct PayloadStoreTests {
+    let partition = PartitionID(topic: "t", partition: 0)
+
+    func record(_ offset: Int64, bytes: Int = 10) -> KafkaMessage {
+        KafkaMessage(topic: "t", partition: 0, offset: offset, key: nil, value: Array(repeating: 1, count: bytes), headers: [], timestamp: nil)
+    }
+
+    @Test func findsEveryKeptOffsetAndNothingElse() {
+        let store = PayloadStore()
+        for offset in stride(from: Int64(0), to: 2000, by: 3) { store.keep(record(offset), at: partition) }
+        for offset in Int64(0)..<2000 {
+            let found = store.message(for: EventRef(partition: partition, offset: offset))
+            #expect((found?.offset == offset) == (offset % 3 == 0), "offset \(offset)")
+        }
+        #expect(store.message(for: EventRef(topic: "t", partition: 1, offset: 0)) == nil)
+    }
+
+    @Test func commitsDropRecordsAndTheirBytes() {
+        let store = PayloadStore()
+        for offset in Int64(0)..<10 { store.keep(record(offset, bytes: 100), at: partition) }
+        let full = store.storedBytes
+        store.committed(partition, nextOffset: 5)
+        #expect(store.storedBytes == full / 2)
+        #expect(store.message(for: EventRef(partition: partition, offset: 4)) == nil)
+        #expect(store.message(for: EventRef(partition: partition, offset: 5)) != nil)
+        store.drop(partition)
+        #expect(store.storedBytes == 0)
+    }
+
+    @Test func pastTheByteLimitValuesAreDroppedAndMarked() {
+        let store = PayloadStore(byteLimit: 1000)
+        for offset in Int64(0)..<10 { store.keep(record(offset, bytes: 300), at: partition) }
+        let kept = (0..<10).compactMap { store.message(for: EventRef(partition: partition, offset: Int64($0))) }
+        #expect(kept.count == 10, "every record is still found, for its key and headers")
+        #expect(kept.filter { $0.value != nil }.count == 2)
+        #expect(kept.filter { $0.value == nil }.allSatisfy { $0.headers.contains { $0.name == PayloadStore.valueDroppedHeader } })
+        #expect(store.storedBytes <= 1000 + 10 * 100)
+    }
+}
