@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev libre2-dev pkg-config
 
-.PHONY: demo test bench build deps
+.PHONY: demo test bench build deps lint format
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -27,6 +27,15 @@ TEST_TARGETS := SyncBridgeCoreTests BrazeCDITests KafkaTests SyncBridgeTests Fau
 test: deps
 	$(SWIFT) build --build-tests
 	for t in $(TEST_TARGETS); do echo "== $$t"; timeout $(TEST_TIMEOUT) $(SWIFT) test --skip-build --filter "^$$t\\." || exit 1; done
+
+# Style: .swift-format, checked by CI; `make format` rewrites the sources to it.
+LINT_PATHS := Package.swift Sources Tests Benchmarks Fuzz/Sources
+
+lint:
+	$(SWIFT) format lint --strict --recursive $(LINT_PATHS)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(LINT_PATHS)
 
 BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark ThroughputBenchmark
 

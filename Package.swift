@@ -5,7 +5,7 @@ let package = Package(
     name: "SyncBridge",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "syncbridge", targets: ["SyncBridgeCLI"]),
+        .executable(name: "syncbridge", targets: ["SyncBridgeCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -141,10 +141,11 @@ if Context.environment["SYNCBRIDGE_FUZZ"] != nil {
     ]
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Sources/FuzzSupport"))
     for fuzzer in fuzzTargets {
-        package.targets.append(.executableTarget(
-            name: fuzzer.name, dependencies: ["FuzzSupport"] + fuzzer.dependencies, path: "Fuzz/Sources/\(fuzzer.name)",
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        ))
+        package.targets.append(
+            .executableTarget(
+                name: fuzzer.name, dependencies: ["FuzzSupport"] + fuzzer.dependencies, path: "Fuzz/Sources/\(fuzzer.name)",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+            ))
         package.products.append(.executable(name: fuzzer.name, targets: [fuzzer.name]))
     }
 }

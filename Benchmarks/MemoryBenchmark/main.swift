@@ -103,8 +103,10 @@ print(row("variant (MiB)", ["RSS before", "RSS held", "peak (HWM)", "seconds", "
 print(row("Coordinator (ledger runs)", coordinator))
 print(row("naive [EventRef: Int] + arrays", naive))
 if let peak = Double(coordinator[safe: 2]), let naivePeak = Double(naive[safe: 2]) {
-    print(String(format: "coordinator peak %.1f MiB (budget %.0f MiB: %@); naive/coordinator = %.2fx",
-                 peak, budgetMB, peak < budgetMB ? "within" : "EXCEEDED", naivePeak / peak))
+    print(
+        String(
+            format: "coordinator peak %.1f MiB (budget %.0f MiB: %@); naive/coordinator = %.2fx",
+            peak, budgetMB, peak < budgetMB ? "within" : "EXCEEDED", naivePeak / peak))
     if peak >= budgetMB { exit(1) }
 }
 

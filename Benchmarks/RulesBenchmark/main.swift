@@ -29,7 +29,8 @@ func cloudEvent(_ table: String, _ i: Int) -> String {
 
 func debezium(_ table: String, _ i: Int, padding: Int) -> String {
     let note = String(repeating: "lorem ipsum dolor sit amet, ", count: padding)
-    return #"{"schema":null,"payload":{"before":null,"after":{"id":\#(1042 + i),"customer_id":77,"status":"paid","total_cents":4599,"note":"\#(note)","tags":["a","b",{"k":[1,2.5e3,-0.25,true,false,null]}],"updated_at":"2026-11-28T21:06:00.120Z"},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"pg","ts_ms":1795914360120,"snapshot":"false","db":"shop","sequence":"[\"22906640\",\"22906728\"]","schema":"public","table":"\#(table.lowercased())","txId":7741,"lsn":22906728,"xmin":null},"op":"u","ts_ms":1795914360177,"transaction":null}}"#
+    return
+        #"{"schema":null,"payload":{"before":null,"after":{"id":\#(1042 + i),"customer_id":77,"status":"paid","total_cents":4599,"note":"\#(note)","tags":["a","b",{"k":[1,2.5e3,-0.25,true,false,null]}],"updated_at":"2026-11-28T21:06:00.120Z"},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"pg","ts_ms":1795914360120,"snapshot":"false","db":"shop","sequence":"[\"22906640\",\"22906728\"]","schema":"public","table":"\#(table.lowercased())","txId":7741,"lsn":22906728,"xmin":null},"op":"u","ts_ms":1795914360177,"transaction":null}}"#
 }
 
 func payload(_ name: String, topic: String, _ make: (String, Int) -> String) -> Payload {
@@ -56,20 +57,23 @@ func rulesYAML(count: Int) -> String {
         let rule: String
         switch i % 4 {
         case 0, 1:
-            rule = #"{ name: wh-\#(i), when: { topic: "warehouse.*.data-updated", json: { /table: \#(table), /schema: [PROD, ANALYTICS], /rows: { gt: 0 } } }, sync: ["\#(uuid(i))"] }"#
+            rule =
+                #"{ name: wh-\#(i), when: { topic: "warehouse.*.data-updated", json: { /table: \#(table), /schema: [PROD, ANALYTICS], /rows: { gt: 0 } } }, sync: ["\#(uuid(i))"] }"#
         case 2:
-            rule = #"{ name: ce-\#(i), when: { topic: "events.*", json: { /type: { glob: "com.acme.warehouse.*" }, /data/table: \#(table) } }, sync: ["\#(uuid(i))"] }"#
+            rule =
+                #"{ name: ce-\#(i), when: { topic: "events.*", json: { /type: { glob: "com.acme.warehouse.*" }, /data/table: \#(table) } }, sync: ["\#(uuid(i))"] }"#
         default:
-            rule = #"{ name: cdc-\#(i), when: { topic: "pg.public.*", json: { /payload/source/table: \#(table.lowercased()), /payload/op: [c, u, d] } }, sync: ["\#(uuid(i))"] }"#
+            rule =
+                #"{ name: cdc-\#(i), when: { topic: "pg.public.*", json: { /payload/source/table: \#(table.lowercased()), /payload/op: [c, u, d] } }, sync: ["\#(uuid(i))"] }"#
         }
         lines.append("  - " + rule)
     }
     return """
-    kafka: { brokers: embedded, group: bench, topics: ["^.*$"] }
-    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-    rules:
-    \(lines.joined(separator: "\n"))
-    """
+        kafka: { brokers: embedded, group: bench, topics: ["^.*$"] }
+        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+        rules:
+        \(lines.joined(separator: "\n"))
+        """
 }
 
 // MARK: - Timing
@@ -87,7 +91,7 @@ func rate(seconds: Double, _ body: (Int) -> Int) -> Double {
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        if sink == 42 { print("") } // keeps the work observable
+        if sink == 42 { print("") }  // keeps the work observable
         best = max(best, Double(events) / seconds)
     }
     return best
@@ -110,13 +114,19 @@ print(header.map { $0.padding(toLength: $0 == "payload" ? 16 : $0.hasSuffix("÷F
 for payload in payloads where only.map(payload.name.hasPrefix) ?? true {
     let values = payload.values
     // Profiling one cell (a rule count given) skips the comparisons.
-    let foundation = onlyCount != nil ? .nan : rate(seconds: seconds) { i in
-        let object = try? JSONSerialization.jsonObject(with: Data(values[i & 63]), options: [])
-        return object == nil ? 0 : 1
-    }
-    let full = onlyCount != nil ? .nan : rate(seconds: seconds) { i in
-        (try? JSONParser.parse(values[i & 63])) == nil ? 0 : 1
-    }
+    let foundation =
+        onlyCount != nil
+        ? .nan
+        : rate(seconds: seconds) { i in
+            let object = try? JSONSerialization.jsonObject(with: Data(values[i & 63]), options: [])
+            return object == nil ? 0 : 1
+        }
+    let full =
+        onlyCount != nil
+        ? .nan
+        : rate(seconds: seconds) { i in
+            (try? JSONParser.parse(values[i & 63])) == nil ? 0 : 1
+        }
     for count in [10, 100, 1000] where onlyCount.map({ $0 == count }) ?? true {
         let rules = try ConfigLoader.load(text: rulesYAML(count: count), file: "bench.yaml").rules
         let events = values.map { IncomingEvent(topic: payload.topic, value: $0) }
@@ -124,7 +134,8 @@ for payload in payloads where only.map(payload.name.hasPrefix) ?? true {
         let match = rate(seconds: seconds) { i in rules.evaluate(events[i & 63]).demands.count }
         let row = [payload.name, "\(payload.bytes)", "\(count)", "\(matched)/\(events.count)", format(match), format(full), format(foundation)]
         let ratios = [String(format: "%.1f×", match / foundation), String(format: "%.1f×", full / foundation)]
-        print(row.enumerated().map { $1.padding(toLength: $0 == 0 ? 16 : 12, withPad: " ", startingAt: 0) }.joined()
-              + ratios.map { $0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined())
+        print(
+            row.enumerated().map { $1.padding(toLength: $0 == 0 ? 16 : 12, withPad: " ", startingAt: 0) }.joined()
+                + ratios.map { $0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined())
     }
 }

@@ -20,7 +20,9 @@ struct NaiveScheduler: SyncScheduler {
     private var ledger = OffsetLedger()
     private(set) var nextDeadline: Moment?
 
-    mutating func eventConsumed(_ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment) -> [CoordinatorAction] {
+    mutating func eventConsumed(
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
+    ) -> [CoordinatorAction] {
         ledger.record(event, outstanding: demands.count)
         var actions: [CoordinatorAction] = []
         for key in demands.keys.sorted() {
@@ -43,7 +45,8 @@ struct NaiveScheduler: SyncScheduler {
         return actions
     }
 
-    mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] {
+    mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction]
+    {
         guard let sentAt = sent[key]?.popFirst() else { return [] }
         let events = waiting[key] ?? []
         if result == .accepted {
@@ -57,7 +60,9 @@ struct NaiveScheduler: SyncScheduler {
         return commits()
     }
 
-    mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] { [] }
+    mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] {
+        []
+    }
 
     mutating func deadLettersWritten(_ id: UInt64, at now: Moment) -> [CoordinatorAction] { [] }
 
@@ -101,7 +106,9 @@ struct CoalescingScheduler: SyncScheduler {
         budgets = limits.mapValues { RateBudget(limit: $0.triggers) }
     }
 
-    mutating func eventConsumed(_ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment) -> [CoordinatorAction] {
+    mutating func eventConsumed(
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
+    ) -> [CoordinatorAction] {
         ledger.record(event, outstanding: demands.count)
         for (key, policy) in demands {
             var state = integrations[key] ?? Integration(policy: policy)
@@ -138,7 +145,8 @@ struct CoalescingScheduler: SyncScheduler {
         return actions
     }
 
-    mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] {
+    mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction]
+    {
         guard var state = integrations[key], let batch = state.inFlight else { return [] }
         state.inFlight = nil
         if result == .accepted {
@@ -152,7 +160,9 @@ struct CoalescingScheduler: SyncScheduler {
         return tick(at: now) + commits()
     }
 
-    mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] { [] }
+    mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction] {
+        []
+    }
 
     mutating func deadLettersWritten(_ id: UInt64, at now: Moment) -> [CoordinatorAction] { [] }
 

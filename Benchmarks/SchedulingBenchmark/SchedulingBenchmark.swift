@@ -97,16 +97,21 @@ struct SchedulingBenchmark {
         let callRatio = ratio(mine.triggerCalls, oracle.triggerCalls)
         let p99Ratio = ratio(mineRow.p99, oracleRow.p99)
         return [
-            Target(name: "every event covered, no early commit", met: mine.uncovered == 0 && mine.prematureCommits.isEmpty,
-                   detail: "\(mine.uncovered) uncovered, \(mine.prematureCommits.count) premature commits"),
-            Target(name: "rate limits never exceeded", met: mine.busiestWindow <= limit && mine.busiestStatusWindow <= statusLimit,
-                   detail: "busiest window \(mine.busiestWindow)/\(limit) triggers, \(mine.busiestStatusWindow)/\(statusLimit) status"),
-            Target(name: "wasted 429s <= 1% of calls", met: wastedShare <= maxWastedShare,
-                   detail: "\(mine.wastedCalls) of \(mine.triggerCalls) (\(fixed(wastedShare * 100, 2))%)"),
-            Target(name: "calls <= 1.1x oracle", met: callRatio <= maxCallRatio,
-                   detail: "\(mine.triggerCalls) vs \(oracle.triggerCalls) (\(fixed(callRatio, 3))x)"),
-            Target(name: "p99 latency <= 1.2x oracle", met: p99Ratio <= maxP99Ratio,
-                   detail: "\(seconds(mineRow.p99)) vs \(seconds(oracleRow.p99)) (\(fixed(p99Ratio, 3))x)"),
+            Target(
+                name: "every event covered, no early commit", met: mine.uncovered == 0 && mine.prematureCommits.isEmpty,
+                detail: "\(mine.uncovered) uncovered, \(mine.prematureCommits.count) premature commits"),
+            Target(
+                name: "rate limits never exceeded", met: mine.busiestWindow <= limit && mine.busiestStatusWindow <= statusLimit,
+                detail: "busiest window \(mine.busiestWindow)/\(limit) triggers, \(mine.busiestStatusWindow)/\(statusLimit) status"),
+            Target(
+                name: "wasted 429s <= 1% of calls", met: wastedShare <= maxWastedShare,
+                detail: "\(mine.wastedCalls) of \(mine.triggerCalls) (\(fixed(wastedShare * 100, 2))%)"),
+            Target(
+                name: "calls <= 1.1x oracle", met: callRatio <= maxCallRatio,
+                detail: "\(mine.triggerCalls) vs \(oracle.triggerCalls) (\(fixed(callRatio, 3))x)"),
+            Target(
+                name: "p99 latency <= 1.2x oracle", met: p99Ratio <= maxP99Ratio,
+                detail: "\(seconds(mineRow.p99)) vs \(seconds(oracleRow.p99)) (\(fixed(p99Ratio, 3))x)"),
         ]
     }
 
@@ -114,8 +119,12 @@ struct SchedulingBenchmark {
         let oracle = rows.first { $0.strategy == .oracle }!
         let pairs = workload.events.reduce(0) { $0 + $1.integrations.count }
         print("== \(workload.name): \(workload.summary)")
-        print("   \(workload.events.count) events, \(pairs) event-integration pairs, coalesce quiet \(seconds(workload.policy.quiet)) max_delay \(seconds(workload.policy.maxDelay))")
-        let header = ["strategy", "calls", "wasted 429", "max/window", "uncovered", "p50", "p99", "status calls", "calls/oracle", "p99/oracle", "wall ms"]
+        print(
+            "   \(workload.events.count) events, \(pairs) event-integration pairs, coalesce quiet \(seconds(workload.policy.quiet)) max_delay \(seconds(workload.policy.maxDelay))"
+        )
+        let header = [
+            "strategy", "calls", "wasted 429", "max/window", "uncovered", "p50", "p99", "status calls", "calls/oracle", "p99/oracle", "wall ms",
+        ]
         let cells = rows.map { row -> [String] in
             let report = row.report
             return [

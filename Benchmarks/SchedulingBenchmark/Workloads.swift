@@ -86,8 +86,9 @@ extension Workload {
 
     /// (a) A few integrations, an event every few seconds, short jobs.
     static func steadyTrickle(seed: UInt64 = 1) -> Workload {
-        trickle(name: "steady trickle", summary: "4 integrations, an event every 1-5 s, jobs 20-60 s, 3 h",
-                integrations: 4, gapSeconds: 1...5, hours: 3, jobSeconds: 20...60, seed: seed)
+        trickle(
+            name: "steady trickle", summary: "4 integrations, an event every 1-5 s, jobs 20-60 s, 3 h",
+            integrations: 4, gapSeconds: 1...5, hours: 3, jobSeconds: 20...60, seed: seed)
     }
 
     /// (b) Bursts of hundreds of events within 1-2 s every few minutes.
@@ -104,14 +105,16 @@ extension Workload {
                 stream.add(at: at, stream.pick(from: keys))
             }
         }
-        return Workload(name: "bursty", summary: "10 integrations, bursts of 200-500 events in 1-2 s every 1-4 min, jobs 30-120 s, 3 h",
-                        limits: .braze, events: stream.sorted, jobSeconds: 30...120, seed: seed)
+        return Workload(
+            name: "bursty", summary: "10 integrations, bursts of 200-500 events in 1-2 s every 1-4 min, jobs 30-120 s, 3 h",
+            limits: .braze, events: stream.sorted, jobSeconds: 30...120, seed: seed)
     }
 
     /// (c) Syncs far longer than the gaps between events.
     static func longJobs(seed: UInt64 = 3) -> Workload {
-        trickle(name: "long jobs", summary: "3 integrations, an event every 2-6 s, jobs 5-30 min, 4 h",
-                integrations: 3, gapSeconds: 2...6, hours: 4, jobSeconds: 300...1800, seed: seed)
+        trickle(
+            name: "long jobs", summary: "3 integrations, an event every 2-6 s, jobs 5-30 min, 4 h",
+            integrations: 3, gapSeconds: 2...6, hours: 4, jobSeconds: 300...1800, seed: seed)
     }
 
     /// One event at a time on a random integration, with random gaps.
@@ -144,8 +147,9 @@ extension Workload {
                 loadAt = loadAt + stream.seconds(300...1800)
             }
         }
-        return Workload(name: "200 integrations", summary: "200 integrations, a load every 5-30 min each (1-4 events), jobs 1-5 min, 20 calls/min, 3 h",
-                        limits: .braze, events: stream.sorted, jobSeconds: 60...300, seed: seed)
+        return Workload(
+            name: "200 integrations", summary: "200 integrations, a load every 5-30 min each (1-4 events), jobs 1-5 min, 20 calls/min, 3 h",
+            limits: .braze, events: stream.sorted, jobSeconds: 60...300, seed: seed)
     }
 
     /// The four workloads; `round` picks other seeds to check that a verdict is no accident of one.

@@ -26,7 +26,8 @@ try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories
 let binary: String = {
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("syncbridge").path
     guard FileManager.default.isExecutableFile(atPath: here) else {
-        FileHandle.standardError.write(Data("build the syncbridge product beside this benchmark first: swift build -c release --product syncbridge\n".utf8))
+        FileHandle.standardError.write(
+            Data("build the syncbridge product beside this benchmark first: swift build -c release --product syncbridge\n".utf8))
         exit(2)
     }
     return here
@@ -40,7 +41,9 @@ defer { cluster.shutdown() }
 /// About 120-byte warehouse events; `matching` of every 100 name a table one of the 100 rules maps.
 func produceWorkload(topic: String, matchingPercent: Int) throws {
     try cluster.createTopic(topic, partitions: partitionCount)
-    let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers, properties: ["linger.ms": "20", "batch.num.messages": "10000", "queue.buffering.max.messages": "2000000"])
+    let producer = try KafkaProducer(
+        bootstrapServers: cluster.bootstrapServers,
+        properties: ["linger.ms": "20", "batch.num.messages": "10000", "queue.buffering.max.messages": "2000000"])
     defer { producer.close() }
     let failures = Atomic(0)
     for index in 0..<eventCount {
@@ -85,13 +88,17 @@ final class ChildProcess {
 func startSimulator() throws -> (ChildProcess, String) {
     let log = scratch.appendingPathComponent("braze-sim.log").path
     // A budget that never binds: this measures the pipeline, not Braze's 20 a minute.
-    let sim = try ChildProcess(["braze-sim", "--listen", "127.0.0.1:0", "--api-key", "bench", "--sync-duration", "100ms",
-                                "--rate-limit", "1000000/1m", "--status-rate-limit", "1000000/1m"] + integrationIDs.flatMap { ["--integration", $0] }, log: log)
+    let sim = try ChildProcess(
+        [
+            "braze-sim", "--listen", "127.0.0.1:0", "--api-key", "bench", "--sync-duration", "100ms",
+            "--rate-limit", "1000000/1m", "--status-rate-limit", "1000000/1m",
+        ] + integrationIDs.flatMap { ["--integration", $0] }, log: log)
     let deadline = Date().addingTimeInterval(20)
     while Date() < deadline {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }),
-           let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) {
+            let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+        {
             return (sim, String(url))
         }
         usleep(50_000)
@@ -100,25 +107,27 @@ func startSimulator() throws -> (ChildProcess, String) {
 }
 
 func writeConfig(topic: String, group: String, mode: String, simulator: String) throws -> String {
-    let rules = (0..<ruleCount).map { #"  - { name: r\#($0), when: { topic: "\#(topic)", json: { /table: T\#($0) } }, sync: ["\#(integrationIDs[$0])"] }"# }
+    let rules = (0..<ruleCount).map {
+        #"  - { name: r\#($0), when: { topic: "\#(topic)", json: { /table: T\#($0) } }, sync: ["\#(integrationIDs[$0])"] }"#
+    }
     let text = """
-    kafka:
-      brokers: "\(cluster.bootstrapServers)"
-      group: \(group)
-      topics: ["\(topic)"]
-      mode: \(mode)
-      max_uncommitted: 2000000
-      properties: { session.timeout.ms: "10000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "50" }
-    targets:
-      - name: braze
-        endpoint: "\(simulator)"
-        api_key_env: BENCH_KEY
-        rate_limit: "1000000/1m"
-        status_rate_limit: "1000000/1m"
-    coalesce: { quiet: 500ms, max_delay: 2s }
-    rules:
-    \(rules.joined(separator: "\n"))
-    """
+        kafka:
+          brokers: "\(cluster.bootstrapServers)"
+          group: \(group)
+          topics: ["\(topic)"]
+          mode: \(mode)
+          max_uncommitted: 2000000
+          properties: { session.timeout.ms: "10000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "50" }
+        targets:
+          - name: braze
+            endpoint: "\(simulator)"
+            api_key_env: BENCH_KEY
+            rate_limit: "1000000/1m"
+            status_rate_limit: "1000000/1m"
+        coalesce: { quiet: 500ms, max_delay: 2s }
+        rules:
+        \(rules.joined(separator: "\n"))
+        """
     let path = scratch.appendingPathComponent("\(group).yaml").path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
@@ -156,7 +165,9 @@ func measureCommits(topic: String, group: String, timeout: TimeInterval) -> Doub
     var rate = SteadyRate()
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline, !rate.finished {
-        let committed = (try? KafkaConsumer.committedOffsets(bootstrapServers: cluster.bootstrapServers, groupID: group, partitions: partitions, timeoutMilliseconds: 5000)) ?? [:]
+        let committed =
+            (try? KafkaConsumer.committedOffsets(
+                bootstrapServers: cluster.bootstrapServers, groupID: group, partitions: partitions, timeoutMilliseconds: 5000)) ?? [:]
         rate.record(Int(committed.values.reduce(0, +)))
         usleep(100_000)
     }
@@ -167,7 +178,9 @@ func runSyncBridge(topic: String, mode: String, processes: Int, simulator: Strin
     let group = "bench-\(tag)-\(mode)-\(processes)"
     let config = try writeConfig(topic: topic, group: group, mode: mode, simulator: simulator)
     let children = try (0..<processes).map { index in
-        try ChildProcess(["run", "--config", config, "--log-level", "warning"], log: scratch.appendingPathComponent("\(group)-\(index).log").path, environment: ["BENCH_KEY": "bench"])
+        try ChildProcess(
+            ["run", "--config", config, "--log-level", "warning"], log: scratch.appendingPathComponent("\(group)-\(index).log").path,
+            environment: ["BENCH_KEY": "bench"])
     }
     defer { children.forEach { $0.stop() } }
     let rate = measureCommits(topic: topic, group: group, timeout: 300)
@@ -179,8 +192,10 @@ func runRawLoop(topic: String, tag: String) -> Measurement {
     var error = [CChar](repeating: 0, count: 512)
     func reason() -> String { String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     let conf = rd_kafka_conf_new()
-    for (name, value) in ["bootstrap.servers": cluster.bootstrapServers, "group.id": "bench-\(tag)-raw", "auto.offset.reset": "earliest",
-                          "enable.auto.commit": "false", "fetch.wait.max.ms": "50"] {
+    for (name, value) in [
+        "bootstrap.servers": cluster.bootstrapServers, "group.id": "bench-\(tag)-raw", "auto.offset.reset": "earliest",
+        "enable.auto.commit": "false", "fetch.wait.max.ms": "50",
+    ] {
         rd_kafka_conf_set(conf, name, value, &error, error.count)
     }
     guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &error, error.count) else { fatalError("raw consumer: \(reason())") }

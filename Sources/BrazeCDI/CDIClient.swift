@@ -27,9 +27,9 @@ public final class CDIClient: Sendable {
     public init(endpoint: String, apiKey: String, timeout: Duration = .seconds(10)) throws(CDIClientError) {
         let trimmed = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         guard let components = URLComponents(string: trimmed),
-              let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
-              let host = components.host, !host.isEmpty,
-              components.query == nil, components.fragment == nil, components.user == nil
+            let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
+            let host = components.host, !host.isEmpty,
+            components.query == nil, components.fragment == nil, components.user == nil
         else { throw .invalidEndpoint }
         guard !apiKey.isEmpty, apiKey.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F })
         else { throw .invalidAPIKey }
@@ -114,7 +114,7 @@ public final class CDIClient: Sendable {
         for link in links.flatMap({ $0.split(separator: ",") }) {
             let parts = link.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
             guard let target = parts.first, target.hasPrefix("<"), target.hasSuffix(">"),
-                  parts.dropFirst().contains(where: { $0.replacingOccurrences(of: "\"", with: "").lowercased() == "rel=next" })
+                parts.dropFirst().contains(where: { $0.replacingOccurrences(of: "\"", with: "").lowercased() == "rel=next" })
             else { continue }
             let url = URLComponents(string: String(target.dropFirst().dropLast()))
             if let cursor = url?.queryItems?.first(where: { $0.name == "cursor" })?.value { return cursor }
@@ -132,7 +132,8 @@ extension CDIClient: CustomStringConvertible, CustomReflectable {
 public struct CDIClientError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
 
-    public static let invalidEndpoint = CDIClientError(description: "endpoint must be an http(s) URL with a host and no query, e.g. https://rest.iad-01.braze.com")
+    public static let invalidEndpoint = CDIClientError(
+        description: "endpoint must be an http(s) URL with a host and no query, e.g. https://rest.iad-01.braze.com")
     public static let invalidAPIKey = CDIClientError(description: "API key must be non-empty printable ASCII without spaces")
     public static let invalidTimeout = CDIClientError(description: "timeout must be positive")
 }

@@ -96,8 +96,10 @@ final class CurlSession: Sendable {
         for header in request.headers { headerList = curl_slist_append(headerList, header) }
         defer { curl_slist_free_all(headerList) }
 
-        let timeoutMS = max(1, Int(request.timeout.components.seconds) * 1000
-            + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000))
+        let timeoutMS = max(
+            1,
+            Int(request.timeout.components.seconds) * 1000
+                + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000))
         let userdata = sinkPointer.toOpaque()
 
         var codes: [CURLcode] = [

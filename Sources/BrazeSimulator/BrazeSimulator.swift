@@ -77,10 +77,11 @@ public final class BrazeSimulator: Sendable {
         }
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
             router.on("**", method: method) { request, _ in
-                await self.workspace.record(SimRequest(
-                    method: request.method.rawValue, path: request.uri.path, integrationID: nil,
-                    status: 404, message: "Not found", receivedAt: Date().timeIntervalSince1970, kind: .other
-                ))
+                await self.workspace.record(
+                    SimRequest(
+                        method: request.method.rawValue, path: request.uri.path, integrationID: nil,
+                        status: 404, message: "Not found", receivedAt: Date().timeIntervalSince1970, kind: .other
+                    ))
                 return Self.json(404, Workspace.encode(["message": "Not found"]))
             }
         }
@@ -95,10 +96,11 @@ public final class BrazeSimulator: Sendable {
             try await Task.sleep(for: latency)
         }
         if faults.dropConnection {
-            await workspace.record(SimRequest(
-                method: request.method.rawValue, path: request.uri.path, integrationID: integrationID,
-                status: 0, message: "connection dropped", receivedAt: receivedAt, kind: kind
-            ))
+            await workspace.record(
+                SimRequest(
+                    method: request.method.rawValue, path: request.uri.path, integrationID: integrationID,
+                    status: 0, message: "connection dropped", receivedAt: receivedAt, kind: kind
+                ))
             context.closeConnection()
             // Never written: the connection is already closing.
             return Response(status: .internalServerError)

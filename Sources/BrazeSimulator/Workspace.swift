@@ -87,16 +87,17 @@ actor Workspace {
                 ("X-RateLimit-Reset", String(state.reset)),
             ].map { header in (header.0, config.rateLimitHeaderOverrides[header.0] ?? header.1) }
         }
-        log.append(SimRequest(
-            method: call.method, path: call.path, integrationID: call.integrationID,
-            status: reply.status, message: reply.message, receivedAt: now, kind: call.kind
-        ))
+        log.append(
+            SimRequest(
+                method: call.method, path: call.path, integrationID: call.integrationID,
+                status: reply.status, message: reply.message, receivedAt: now, kind: call.kind
+            ))
         return reply
     }
 
     private func answer(_ call: CDICall, at now: Double) -> CDIReply {
         guard let token = Self.bearerToken(call.authorization),
-              token == config.apiKey || config.forbiddenKeys.contains(token)
+            token == config.apiKey || config.forbiddenKeys.contains(token)
         else { return .message(401, "Invalid API key") }
         guard token == config.apiKey else {
             return .message(403, "The API key does not have permission to access this endpoint")
@@ -218,7 +219,8 @@ enum Cursor {
 
     static func offset(_ cursor: String) -> Int? {
         guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
-              text.hasPrefix("offset:") else { return nil }
+            text.hasPrefix("offset:")
+        else { return nil }
         return Int(text.dropFirst("offset:".count))
     }
 }

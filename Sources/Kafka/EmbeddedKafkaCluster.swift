@@ -27,8 +27,9 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
     deinit { shutdown() }
 
     public func createTopic(_ name: String, partitions: Int32, replicationFactor: Int32 = 1) throws {
-        try check(rd_kafka_mock_topic_create(cluster, name, partitions, replicationFactor),
-                  "cannot create topic '\(name)' (replication factor must not exceed the broker count)")
+        try check(
+            rd_kafka_mock_topic_create(cluster, name, partitions, replicationFactor),
+            "cannot create topic '\(name)' (replication factor must not exceed the broker count)")
     }
 
     /// Disconnects broker `id` and refuses new connections, without moving partition leadership.

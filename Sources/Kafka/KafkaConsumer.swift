@@ -235,7 +235,12 @@ private func rebalanceCallback(
         // already belong to another: nothing is stored, since a commit would be refused.
         if rd_kafka_assignment_lost(handle) == 0, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
             let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_offsets_store(handle, $0) }
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR { events.append(.error("kafka: storing offsets before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered")) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                events.append(
+                    .error(
+                        "kafka: storing offsets before revocation failed (\(String(cString: rd_kafka_err2str(error)))); those events will be redelivered"
+                    ))
+            }
         }
         if cooperative {
             failure = rd_kafka_incremental_unassign(handle, list).map { KafkaError("kafka: cannot revoke partitions", taking: $0) }
@@ -268,7 +273,8 @@ private func offsetCommitCallback(
     }
     if !committed.isEmpty { events.append(.committed(committed)) }
     if error != RD_KAFKA_RESP_ERR_NO_ERROR {
-        events.append(.error("kafka: commit failed (\(String(cString: rd_kafka_err2str(error)))); stored offsets are committed again on the next attempt"))
+        events.append(
+            .error("kafka: commit failed (\(String(cString: rd_kafka_err2str(error)))); stored offsets are committed again on the next attempt"))
     }
 }
 

@@ -81,7 +81,8 @@ public enum KafkaTopics {
         return records
     }
 
-    private static func createTopic(_ handle: OpaquePointer, _ topic: String, partitions: Int32, config: [String: String], timeoutMilliseconds: Int32) {
+    private static func createTopic(_ handle: OpaquePointer, _ topic: String, partitions: Int32, config: [String: String], timeoutMilliseconds: Int32)
+    {
         var reason = [CChar](repeating: 0, count: 512)
         // Replication 3 where the cluster has that many brokers; -1 lets the broker's default decide.
         guard let newTopic = rd_kafka_NewTopic_new(topic, partitions, -1, &reason, reason.count) else { return }
@@ -107,7 +108,8 @@ public enum KafkaTopics {
         repeat {
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             // Naming the topic lets a cluster with auto-creation create it; listing all never does.
-            let error = allowCreate
+            let error =
+                allowCreate
                 ? rd_kafka_metadata(handle, 0, topicHandle, &metadata, timeoutMilliseconds)
                 : rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
             if error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata {

@@ -4,7 +4,9 @@ import SyncBridgeCore
 /// What a scheduler must answer to; the coordinator and the benchmark's baselines conform.
 public protocol SyncScheduler {
     var nextDeadline: Moment? { get }
-    mutating func eventConsumed(_ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment) -> [CoordinatorAction]
+    mutating func eventConsumed(
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
+    ) -> [CoordinatorAction]
     mutating func tick(at now: Moment) -> [CoordinatorAction]
     mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction]
     mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction]
@@ -117,7 +119,8 @@ public struct Harness {
                 consumed[event.partition, default: []].append((offset, event.at, event.integrations))
                 all.append((offset, event.at, event.partition, event.integrations))
                 let demands = Dictionary(event.integrations.map { ($0, policy) }, uniquingKeysWith: { a, _ in a })
-                perform(scheduler.eventConsumed(EventRef(partition: event.partition, offset: offset), demands: demands, deadLetterReason: nil, at: now))
+                perform(
+                    scheduler.eventConsumed(EventRef(partition: event.partition, offset: offset), demands: demands, deadLetterReason: nil, at: now))
             }
             responses.sort { $0.at < $1.at }
             while let first = responses.first, first.at <= now {
@@ -130,7 +133,10 @@ public struct Harness {
             }
             if let deadline = scheduler.nextDeadline, deadline <= now { perform(scheduler.tick(at: now)) }
 
-            let candidates = [eventIndex < events.count ? events[eventIndex].at : nil, responses.map(\.at).min(), scheduler.nextDeadline.map { max($0, now + .milliseconds(1)) }]
+            let candidates = [
+                eventIndex < events.count ? events[eventIndex].at : nil, responses.map(\.at).min(),
+                scheduler.nextDeadline.map { max($0, now + .milliseconds(1)) },
+            ]
             guard let next = candidates.compactMap({ $0 }).min() else { break }
             now = next
         }

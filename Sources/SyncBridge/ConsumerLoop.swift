@@ -69,7 +69,9 @@ final class ConsumerLoop: Sendable {
         let thread = Thread { [self] in
             run()
             done.store(true, ordering: .sequentiallyConsistent)
-            finished.withLock { $0?.resume(); $0 = nil }
+            finished.withLock {
+                $0?.resume(); $0 = nil
+            }
         }
         thread.name = "syncbridge-consumer"
         thread.start()
@@ -158,7 +160,9 @@ final class ConsumerLoop: Sendable {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
         guard let request = codec.decode(message.value) else {
             engine.metrics.invalid(.invalidRequest)
-            engine.logger.warning("\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))")
+            engine.logger.warning(
+                "\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))"
+            )
             engine.payloads.keep(message, at: ref.partition)
             engine.input { $0.eventConsumed(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue, at: $1) }
             return
@@ -183,7 +187,9 @@ final class ConsumerLoop: Sendable {
         for rule in match.matchedRules { metrics.matched(rule: rule) }
         for problem in match.problems {
             metrics.invalid(problem.reason)
-            engine.logger.warning("\(message.topic)[\(message.partition)]@\(message.offset): rule '\(problem.rule)': \(problem.detail); dead-lettered (\(problem.reason.rawValue))")
+            engine.logger.warning(
+                "\(message.topic)[\(message.partition)]@\(message.offset): rule '\(problem.rule)': \(problem.detail); dead-lettered (\(problem.reason.rawValue))"
+            )
         }
         if match.matchedRules.isEmpty { metrics.unmatched() }
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
@@ -229,7 +235,8 @@ final class ConsumerLoop: Sendable {
         do {
             try consumer.pause(chosen)
             throttled.withLock { $0.formUnion(chosen) }
-            engine.logger.notice("backpressure: \(total) uncommitted events, over \(highWater); paused \(chosen.map(\.description).sorted().joined(separator: ", "))")
+            engine.logger.notice(
+                "backpressure: \(total) uncommitted events, over \(highWater); paused \(chosen.map(\.description).sorted().joined(separator: ", "))")
         } catch {
             engine.logger.warning("backpressure: cannot pause partitions: \(error)")
         }
@@ -257,7 +264,11 @@ final class ConsumerLoop: Sendable {
 
     private func updateGauges() {
         let (uncommitted, pending) = engine.coordinator.withLock { coordinator in
-            (coordinator.uncommittedEvents, Dictionary(coordinator.settings.targets.keys.map { ($0, coordinator.pendingIntegrations(target: $0)) }, uniquingKeysWith: { a, _ in a }))
+            (
+                coordinator.uncommittedEvents,
+                Dictionary(
+                    coordinator.settings.targets.keys.map { ($0, coordinator.pendingIntegrations(target: $0)) }, uniquingKeysWith: { a, _ in a })
+            )
         }
         engine.metrics.uncommitted(uncommitted)
         for (target, count) in pending { engine.metrics.pendingIntegrations(target: target, count) }

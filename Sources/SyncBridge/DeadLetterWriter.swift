@@ -11,7 +11,9 @@ struct DeadLetterWriter: Sendable {
 
     func write(_ order: DeadLetterOrder, payloads: PayloadStore) async throws {
         guard let producer, let topic else {
-            logger.warning("dead-lettered \(order.events.count) events (\(order.reason)) without a dead_letter_topic: \(order.events.map(\.description).joined(separator: ", "))")
+            logger.warning(
+                "dead-lettered \(order.events.count) events (\(order.reason)) without a dead_letter_topic: \(order.events.map(\.description).joined(separator: ", "))"
+            )
             return
         }
         for event in order.events {

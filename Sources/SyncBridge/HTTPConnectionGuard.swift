@@ -112,7 +112,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// rather than a reset; the connection is closed for good shortly after.
     private func refuse(_ context: ChannelHandlerContext) {
         let body = #"{"message":"the server has http.max_connections (\#(connections.limit)) connections open; retry later"}"#
-        let response = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+        let response =
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
         let channel = context.channel
         context.writeAndFlush(NIOAny(ByteBuffer(string: response))).whenComplete { _ in
@@ -217,19 +218,21 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         guard started, let context else { return }
-        let limit = switch next {
-        case .idle: limits.idle
-        case .head: limits.header
-        case .body: limits.read
-        case .responding: limits.respond
-        }
+        let limit =
+            switch next {
+            case .idle: limits.idle
+            case .head: limits.header
+            case .body: limits.read
+            case .responding: limits.respond
+            }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [weak self] in self?.expired(next) }
     }
 
     private func expired(_ expired: Phase) {
         timer = nil
         guard let context, started, phase == expired else { return }
-        logger.debug("closing an HTTP connection from \(context.remoteAddress?.description ?? "?"): its \(expired.rawValue) phase overran its deadline")
+        logger.debug(
+            "closing an HTTP connection from \(context.remoteAddress?.description ?? "?"): its \(expired.rawValue) phase overran its deadline")
         let channel = context.channel
         guard expired == .body else {
             channel.close(promise: nil)

@@ -8,7 +8,9 @@ import SyncBridgeCore
 /// `/healthz`, `/readyz`, `/metrics` and the webhook ingress `POST /v1/events/{topic}` (SPEC §4),
 /// served by an HTTP/1.1 server with connection limits and deadlines (`GuardedHTTP1Channel`).
 public enum HTTPEndpoints {
-    public static func application(for service: SyncService, listen: String, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
+    public static func application(
+        for service: SyncService, listen: String, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some Service {
         let address = try ListenAddress(parsing: listen)
         let (host, port) = (address.host, address.port)
         let router = Router()
@@ -19,7 +21,8 @@ public enum HTTPEndpoints {
             return json(200, ["ready": "true"])
         }
         router.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: service.metricsText)))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: service.metricsText)))
         }
         let ingress = IngressEndpoint(service: service)
         router.post("/v1/events/:topic") { request, context -> Response in
@@ -97,7 +100,8 @@ struct IngressEndpoint: Sendable {
         case .tooLarge:
             return json(413, ["message": "body is larger than http.max_body (\(settings.maxBody) bytes)"], nil)
         case .overBudget:
-            return json(503, ["message": "the server is holding http.max_inflight_body (\(budget.limit) bytes) of request bodies already; retry later"], 1)
+            return json(
+                503, ["message": "the server is holding http.max_inflight_body (\(budget.limit) bytes) of request bodies already; retry later"], 1)
         case .timedOut:
             return json(408, ["message": "the body did not arrive within http.read_timeout (\(settings.readTimeout.configText))"], nil)
         case .complete(let bytes):
@@ -136,7 +140,12 @@ struct IngressEndpoint: Sendable {
         } catch {
             switch IngressFailure(error) {
             case .tooLargeForBroker:
-                return json(413, ["message": "the broker refused the \(body.count)-byte body as larger than its message.max.bytes (a broker and topic setting, about 1 MB by default); send a smaller body or raise max.message.bytes on the topic"], nil)
+                return json(
+                    413,
+                    [
+                        "message":
+                            "the broker refused the \(body.count)-byte body as larger than its message.max.bytes (a broker and topic setting, about 1 MB by default); send a smaller body or raise max.message.bytes on the topic"
+                    ], nil)
             case .unknownTopic where kind == .listed:
                 return missingListedTopic(topic)
             case .unknownTopic:
@@ -150,11 +159,19 @@ struct IngressEndpoint: Sendable {
 
     /// A topic the config names but the cluster lacks is the operator's to create; the sender may retry.
     private func missingListedTopic(_ topic: String) -> Response {
-        HTTPEndpoints.json(503, ["message": "topic '\(topic)' is in kafka.topics but does not exist on the cluster; create it (the ingress never creates topics); retry later"], retryAfterSeconds: 30)
+        HTTPEndpoints.json(
+            503,
+            [
+                "message":
+                    "topic '\(topic)' is in kafka.topics but does not exist on the cluster; create it (the ingress never creates topics); retry later"
+            ], retryAfterSeconds: 30)
     }
 
     private func missingPatternTopic(_ topic: String) -> Response {
-        HTTPEndpoints.json(404, ["message": "topic '\(topic)' matches kafka.topics but does not exist on the cluster; create it first (the ingress never creates topics)"])
+        HTTPEndpoints.json(
+            404,
+            ["message": "topic '\(topic)' matches kafka.topics but does not exist on the cluster; create it first (the ingress never creates topics)"]
+        )
     }
 
     private enum BodyRead {

@@ -22,7 +22,8 @@ struct IngressAuth: Sendable, CustomStringConvertible {
             signature = nil
             return
         }
-        let secret = try SecretLoader.load(hmac.secretSource, owner: "http.ingress_hmac", contents: "the webhook signing secret", environment: environment)
+        let secret = try SecretLoader.load(
+            hmac.secretSource, owner: "http.ingress_hmac", contents: "the webhook signing secret", environment: environment)
         signature = (SymmetricKey(data: Array(secret.utf8)), hmac.header.lowercased())
     }
 

@@ -17,7 +17,9 @@ final class ShutdownWatchdog: Sendable {
         let wait = max(0, (deadline - ContinuousClock.now).seconds)
         let thread = Thread { [self] in
             guard disarmed.wait(timeout: .now() + wait) == .timedOut else { return }
-            logger.critical("shutdown_timeout (\(timeout.configText)) exceeded while \(currentPhase.withLock { $0 }); \(exitsProcess ? "exiting with status 1" : "giving up on it"). Events not yet committed are redelivered on restart.")
+            logger.critical(
+                "shutdown_timeout (\(timeout.configText)) exceeded while \(currentPhase.withLock { $0 }); \(exitsProcess ? "exiting with status 1" : "giving up on it"). Events not yet committed are redelivered on restart."
+            )
             if exitsProcess { _exit(1) }
         }
         thread.name = "syncbridge-shutdown-watchdog"

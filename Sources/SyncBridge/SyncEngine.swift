@@ -98,12 +98,16 @@ final class SyncEngine: Sendable {
             case .deadLetter(let order): spawn { await self.writeDeadLetters(order) }
             case .pauseTarget(let target, let status):
                 pausedTargets.withLock { $0[target] = status }
-                logger.error("target \(target) answered HTTP \(status): \(status == 401 ? "the API key is invalid or belongs to another Braze instance; check the key and the endpoint's region" : "the API key lacks the cdi.integration_sync permission, or CDI is not on your plan; grant it in the Braze dashboard (Settings > APIs and Identifiers)"). Paused; nothing is committed meanwhile and calls are retried with a long backoff.")
+                logger.error(
+                    "target \(target) answered HTTP \(status): \(status == 401 ? "the API key is invalid or belongs to another Braze instance; check the key and the endpoint's region" : "the API key lacks the cdi.integration_sync permission, or CDI is not on your plan; grant it in the Braze dashboard (Settings > APIs and Identifiers)"). Paused; nothing is committed meanwhile and calls are retried with a long backoff."
+                )
             case .resumeTarget(let target):
                 pausedTargets.withLock { $0[target] = nil }
                 logger.notice("target \(target) accepts calls again; resumed")
             case .disableIntegration(let key, let status):
-                logger.error("integration \(key.integrationID) on target \(key.target) answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload.")
+                logger.error(
+                    "integration \(key.integrationID) on target \(key.target) answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload."
+                )
             case .covered(let key, let latencies):
                 guard case .scheduler = role else { break }
                 metrics.covered(latencies: latencies)
@@ -163,7 +167,8 @@ final class SyncEngine: Sendable {
         let batch = coordinator.withLock { coordinator -> RequestRecord? in
             guard let batch = coordinator.inFlightBatch(key) else { return nil }
             let wall = WallClock(now: clock.now(), epochNow: Date().timeIntervalSince1970)
-            return RequestRecord(key: key, events: batch.count, firstConsumedAt: wall.epoch(batch.first), lastConsumedAt: wall.epoch(batch.last), policy: batch.policy)
+            return RequestRecord(
+                key: key, events: batch.count, firstConsumedAt: wall.epoch(batch.first), lastConsumedAt: wall.epoch(batch.last), policy: batch.policy)
         }
         var result = TriggerResult.accepted
         if let batch {
@@ -202,11 +207,17 @@ final class SyncEngine: Sendable {
                 guard !isStopping else { break }
                 attempt += 1
                 let delay = Duration.seconds(min(60, 1 << min(attempt, 6)))
-                let fix = (error as? KafkaError).map { failure in
-                    failure.isFatal ? " The producer hit a fatal error; restart the process."
-                        : failure.isRetriable ? "" : " Retrying alone will not help: check that the dead-letter topic exists, is writable and accepts records this large (message.max.bytes)."
-                } ?? ""
-                logger.error("cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile.\(fix)")
+                let fix =
+                    (error as? KafkaError).map { failure in
+                        failure.isFatal
+                            ? " The producer hit a fatal error; restart the process."
+                            : failure.isRetriable
+                                ? ""
+                                : " Retrying alone will not help: check that the dead-letter topic exists, is writable and accepts records this large (message.max.bytes)."
+                    } ?? ""
+                logger.error(
+                    "cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile.\(fix)"
+                )
                 // In short steps, so a shutdown ends the wait promptly.
                 let retryAt = ContinuousClock.now + delay
                 while ContinuousClock.now < retryAt, !isStopping {
@@ -214,7 +225,9 @@ final class SyncEngine: Sendable {
                 }
             }
         }
-        logger.warning("stopping with \(order.events.count) dead letters (\(order.reason)) not written; their events stay uncommitted and are redelivered on restart")
+        logger.warning(
+            "stopping with \(order.events.count) dead letters (\(order.reason)) not written; their events stay uncommitted and are redelivered on restart"
+        )
     }
 
     /// Set by shutdown before it closes the producer: retry loops end instead of spinning on it.

@@ -33,15 +33,19 @@ public final class SyncService: Service, Sendable {
     /// the producer default. Nil after shutdown.
     let ingressProducer = Mutex<(producer: KafkaProducer?, closed: Bool)>((nil, false))
 
-    public init(config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil, exitsOnShutdownOverrun: Bool = false) throws {
+    public init(
+        config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, observer: SyncObserver? = nil,
+        exitsOnShutdownOverrun: Bool = false
+    ) throws {
         self.config = config
         self.exitsOnShutdownOverrun = exitsOnShutdownOverrun
         self.logger = logger
         let clients = try TargetClients(targets: config.targets, environment: environment, logger: logger)
         ingressAuth = try IngressAuth(settings: config.http, environment: environment)
-        let limits = Dictionary(uniqueKeysWithValues: config.targets.map {
-            ($0.name, TargetLimits(triggers: $0.rateLimit, statuses: $0.statusRateLimit))
-        })
+        let limits = Dictionary(
+            uniqueKeysWithValues: config.targets.map {
+                ($0.name, TargetLimits(triggers: $0.rateLimit, statuses: $0.statusRateLimit))
+            })
 
         if config.kafka.isEmbedded {
             let cluster = try EmbeddedKafkaCluster(brokers: 1)
@@ -102,11 +106,13 @@ public final class SyncService: Service, Sendable {
             )
             let codec = RequestCodec(targets: Set(targetNames))
             let forwarder = RequestForwarder(topic: config.kafka.requestsTopic, partitions: requestPartitions, producer: producer, codec: codec)
-            let forwardLimits = Dictionary(uniqueKeysWithValues: targetNames.map {
-                ($0, TargetLimits(triggers: Self.unlimited, statuses: Self.unlimited, forwardEvery: Self.flushInterval))
-            })
+            let forwardLimits = Dictionary(
+                uniqueKeysWithValues: targetNames.map {
+                    ($0, TargetLimits(triggers: Self.unlimited, statuses: Self.unlimited, forwardEvery: Self.flushInterval))
+                })
             let stageOne = SyncEngine(
-                coordinator: Coordinator(settings: CoordinatorSettings(targets: forwardLimits, retry: config.retry), seed: UInt64.random(in: 0...UInt64.max)),
+                coordinator: Coordinator(
+                    settings: CoordinatorSettings(targets: forwardLimits, retry: config.retry), seed: UInt64.random(in: 0...UInt64.max)),
                 role: .forwarder(forwarder), rules: config.rules, clients: clients,
                 deadLetters: deadLetters, metrics: metrics, logger: logger, observer: observer
             )
@@ -119,20 +125,25 @@ public final class SyncService: Service, Sendable {
                     let targets = targetsOf(partitions)
                     guard !targets.isEmpty else { return }
                     stateStore?.restore(targets, into: engine)
-                    logger.notice("now scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")) (requests partitions \(partitions.map(\.partition).sorted()))")
+                    logger.notice(
+                        "now scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")) (requests partitions \(partitions.map(\.partition).sorted()))"
+                    )
                 },
                 revoking: { partitions in
                     let targets = targetsOf(partitions)
                     guard let stateStore, !targets.isEmpty else { return }
                     if !stateStore.writeNow(targets, engine: engine, timeout: .seconds(5)) {
-                        logger.warning("handing over \(targets): the state record was not acknowledged in time; the next owner may start from an older one")
+                        logger.warning(
+                            "handing over \(targets): the state record was not acknowledged in time; the next owner may start from an older one")
                     }
                 },
                 revoked: { partitions in
                     let targets = targetsOf(partitions)
                     guard !targets.isEmpty else { return }
                     stateStore?.release(targets)
-                    logger.notice("no longer scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")): handed over with the requests partitions")
+                    logger.notice(
+                        "no longer scheduling \(targets.sorted().map { "target \($0)" }.joined(separator: ", ")): handed over with the requests partitions"
+                    )
                 }
             )
             let requestsConsumer = try KafkaConsumer(
@@ -185,7 +196,9 @@ public final class SyncService: Service, Sendable {
         loop.start()
         forwarding?.loop.start()
         if config.kafka.mode == .partitioned {
-            logger.notice("partitioned mode: consuming \(config.kafka.topics) as group \(config.kafka.group), forwarding to \(config.kafka.requestsTopic), scheduling the workspaces whose requests partitions group \(config.kafka.requestsGroup) assigns here")
+            logger.notice(
+                "partitioned mode: consuming \(config.kafka.topics) as group \(config.kafka.group), forwarding to \(config.kafka.requestsTopic), scheduling the workspaces whose requests partitions group \(config.kafka.requestsGroup) assigns here"
+            )
         } else {
             logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
         }
@@ -272,7 +285,10 @@ public final class SyncService: Service, Sendable {
     public var notReadyReason: String? {
         if !(forwarding?.loop ?? loop).isAssigned { return "no partitions assigned yet" }
         let paused = engine.paused
-        if !paused.isEmpty { return "target paused after HTTP \(paused.map { "\($0.value) (\($0.key))" }.sorted().joined(separator: ", ")); check its API key and permissions" }
+        if !paused.isEmpty {
+            return
+                "target paused after HTTP \(paused.map { "\($0.value) (\($0.key))" }.sorted().joined(separator: ", ")); check its API key and permissions"
+        }
         return nil
     }
 
@@ -304,7 +320,9 @@ public final class SyncService: Service, Sendable {
     /// `file:line: message` (G9). Other settings need a restart; rules may only name targets
     /// this process already has.
     @discardableResult
-    public func reloadRules(from configPath: String, environment: [String: String] = ProcessInfo.processInfo.environment, reason: String) -> Result<RuleSet, ConfigErrors> {
+    public func reloadRules(
+        from configPath: String, environment: [String: String] = ProcessInfo.processInfo.environment, reason: String
+    ) -> Result<RuleSet, ConfigErrors> {
         let fresh: ServiceConfig
         do {
             fresh = try ConfigLoader.load(path: configPath, environment: environment)
@@ -315,9 +333,12 @@ public final class SyncService: Service, Sendable {
         let running = Set(config.targets.map(\.name))
         let unknown = fresh.rules.rules.filter { !running.contains($0.target) }
         guard unknown.isEmpty else {
-            let errors = ConfigErrors(unknown.map {
-                ConfigIssue(file: fresh.rulesFile, line: $0.line, message: "rule '\($0.name)' uses target '\($0.target)', which this process was not started with; restart to add targets")
-            })
+            let errors = ConfigErrors(
+                unknown.map {
+                    ConfigIssue(
+                        file: fresh.rulesFile, line: $0.line,
+                        message: "rule '\($0.name)' uses target '\($0.target)', which this process was not started with; restart to add targets")
+                })
             logger.error("rules reload (\(reason)) refused; the previous rules keep running:\n\(errors.description)")
             return .failure(errors)
         }

@@ -23,7 +23,9 @@ final class TargetClients: Sendable {
             let key = try SecretLoader.apiKey(for: target, environment: environment)
             let client = try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout)
             if !client.usesTLS, !Self.isLoopback(target.endpoint) {
-                logger.warning("target \(target.name) uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint.")
+                logger.warning(
+                    "target \(target.name) uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint."
+                )
             }
             entries[target.name] = Entry(settings: target, key: key, client: client)
         }
@@ -40,7 +42,7 @@ final class TargetClients: Sendable {
     func refreshKey(for target: String) {
         guard let entry = entries.withLock({ $0[target] }) else { return }
         guard let key = try? SecretLoader.apiKey(for: entry.settings, environment: environment), key != entry.key,
-              let client = try? CDIClient(endpoint: entry.settings.endpoint, apiKey: key, timeout: entry.settings.timeout)
+            let client = try? CDIClient(endpoint: entry.settings.endpoint, apiKey: key, timeout: entry.settings.timeout)
         else { return }
         entries.withLock { $0[target] = Entry(settings: entry.settings, key: key, client: client) }
         logger.notice("target \(target): the API key changed; probing with the new key")

@@ -27,11 +27,12 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let logger = LogFormat.human("demo", level: .warning)
         say("SyncBridge demo: embedded Kafka broker + Braze CDI simulator + the service, in one process.")
-        let simulator = BrazeSimulator(config: {
-            var config = SimulatorConfig(apiKey: "demo-key", integrations: Set(Self.tables.map(\.1)), syncDuration: .seconds(2)...(.seconds(5)))
-            config.seed = seed
-            return config
-        }(), logger: logger)
+        let simulator = BrazeSimulator(
+            config: {
+                var config = SimulatorConfig(apiKey: "demo-key", integrations: Set(Self.tables.map(\.1)), syncDuration: .seconds(2)...(.seconds(5)))
+                config.seed = seed
+                return config
+            }(), logger: logger)
         let port = Mutex<Int?>(nil)
         let simulatorService = simulator.service(port: 0) { bound in port.withLock { $0 = bound } }
 
@@ -87,18 +88,22 @@ struct Demo: AsyncParsableCommand {
                     try await Task.sleep(for: .seconds(1))
                     let log = await simulator.requests()
                     let triggers = log.filter { $0.kind == .trigger }
-                    say(String(format: "%4.0fs  events %5d  triggers %3d (accepted %3d, in progress %d, rate limited %d)  status polls %3d  uncommitted %5d",
-                               Date().timeIntervalSince(started), recorder.consumedCount, triggers.count,
-                               triggers.filter { $0.status == 202 }.count,
-                               triggers.filter { $0.status == 429 && ($0.message ?? "").contains("in progress") }.count,
-                               triggers.filter { $0.status == 429 && !($0.message ?? "").contains("in progress") }.count,
-                               log.filter { $0.kind == .status }.count, service.uncommittedEvents))
+                    say(
+                        String(
+                            format:
+                                "%4.0fs  events %5d  triggers %3d (accepted %3d, in progress %d, rate limited %d)  status polls %3d  uncommitted %5d",
+                            Date().timeIntervalSince(started), recorder.consumedCount, triggers.count,
+                            triggers.filter { $0.status == 202 }.count,
+                            triggers.filter { $0.status == 429 && ($0.message ?? "").contains("in progress") }.count,
+                            triggers.filter { $0.status == 429 && !($0.message ?? "").contains("in progress") }.count,
+                            log.filter { $0.kind == .status }.count, service.uncommittedEvents))
                 }
             }
             let produced = try await produceWorkload(producer)
             // Wait for the service to see and cover everything.
             let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline, recorder.consumedCount < produced || service.uncommittedEvents > 0 || !recorder.committedAll(produced: produced) {
+            while Date() < deadline, recorder.consumedCount < produced || service.uncommittedEvents > 0 || !recorder.committedAll(produced: produced)
+            {
                 try await Task.sleep(for: .milliseconds(200))
             }
             progress.cancel()
@@ -120,8 +125,11 @@ struct Demo: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<size {
                     let table = Self.tables[Int.random(in: 0..<(burst % 3 == 0 ? 4 : 2), using: &random)].0
-                    let value = #"{"table":"\#(table)","schema":"ANALYTICS","database":"PROD","rows":\#(Int.random(in: 1...50_000, using: &random)),"loaded_at":"\#(Date().formatted(.iso8601))"}"#
-                    group.addTask { try await producer.produce(topic: "warehouse.prod.data-updated", key: Array(table.utf8), value: Array(value.utf8)) }
+                    let value =
+                        #"{"table":"\#(table)","schema":"ANALYTICS","database":"PROD","rows":\#(Int.random(in: 1...50_000, using: &random)),"loaded_at":"\#(Date().formatted(.iso8601))"}"#
+                    group.addTask {
+                        try await producer.produce(topic: "warehouse.prod.data-updated", key: Array(table.utf8), value: Array(value.utf8))
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -178,7 +186,11 @@ struct Demo: AsyncParsableCommand {
             ("events produced / consumed", "\(produced) / \(events.count)"),
             ("event→integration pairs", "\(pairs)"),
             ("trigger calls", "\(triggers.count) (accepted \(accepted.count), 404 \(triggers.filter { $0.status == 404 }.count))"),
-            ("coalescing ratio", accepted.isEmpty ? "-" : String(format: "%.1f pairs per accepted trigger", Double(pairs - deadLettered.count) / Double(accepted.count))),
+            (
+                "coalescing ratio",
+                accepted.isEmpty
+                    ? "-" : String(format: "%.1f pairs per accepted trigger", Double(pairs - deadLettered.count) / Double(accepted.count))
+            ),
             ("status polls", "\(log.filter { $0.kind == .status }.count)"),
             ("wasted calls (429 in progress)", "\(inProgress)"),
             ("rate limited (429)", "\(rateLimited)"),

@@ -23,14 +23,18 @@ struct Broker: AsyncParsableCommand {
             try cluster.createTopic(String(name), partitions: partitions)
         }
         printLine(cluster.bootstrapServers)
-        FileHandle.standardError.write(Data("embedded broker running; topics are created on first use (\(topics.isEmpty ? "none pre-created" : topics.joined(separator: ", "))). Ctrl-C to stop.\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "embedded broker running; topics are created on first use (\(topics.isEmpty ? "none pre-created" : topics.joined(separator: ", "))). Ctrl-C to stop.\n"
+                    .utf8))
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         cluster.shutdown()
     }
 }
 
 struct BrazeSim: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "braze-sim", abstract: "Run the Braze CDI simulator (for local development and tests).")
+    static let configuration = CommandConfiguration(
+        commandName: "braze-sim", abstract: "Run the Braze CDI simulator (for local development and tests).")
 
     @Option(help: "HOST:PORT to listen on.") var listen: String = "127.0.0.1:4010"
     @Option(name: .customLong("integrations"), help: "A file with one integration ID per line; repeatable.") var integrationFiles: [String] = []
@@ -49,11 +53,17 @@ struct BrazeSim: AsyncParsableCommand {
         }
         var ids = integrations
         for file in integrationFiles {
-            guard let data = FileManager.default.contents(atPath: file) else { throw UsageFailure(message: "cannot read --integrations file \(file)") }
-            ids += String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw UsageFailure(message: "cannot read --integrations file \(file)")
+            }
+            ids += String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty && !$0.hasPrefix("#")
+            }
         }
         for id in ids where canonicalIntegrationID(id) == nil { throw UsageFailure(message: "integration '\(id)' is not a UUID") }
-        guard let duration = parseRange(syncDuration) else { throw UsageFailure(message: "--sync-duration '\(syncDuration)' must be a duration like 5s or a range like 2s-8s") }
+        guard let duration = parseRange(syncDuration) else {
+            throw UsageFailure(message: "--sync-duration '\(syncDuration)' must be a duration like 5s or a range like 2s-8s")
+        }
         guard let triggers = RateLimit(configText: rateLimit), let statuses = RateLimit(configText: statusRateLimit) else {
             throw UsageFailure(message: "rate limits must be COUNT/WINDOW, like 20/1m")
         }
@@ -72,7 +82,10 @@ struct BrazeSim: AsyncParsableCommand {
         let service = simulator.service(host: host, port: port) { port in
             printLine("braze-sim listening on http://\(host):\(port) with \(count) integrations; request log at /_sim/requests")
         }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: LogFormat.human("braze-sim", level: .warning)))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: LogFormat.human("braze-sim", level: .warning)))
         try await group.run()
     }
 }

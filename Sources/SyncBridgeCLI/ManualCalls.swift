@@ -17,7 +17,9 @@ struct IntegrationOptions: ParsableArguments {
         let settings = try loadConfig(config)
         guard let target = settings.target(named: target) else {
             let names = settings.targets.map(\.name).joined(separator: ", ")
-            throw UsageFailure(message: self.target == nil ? "there are several targets (\(names)); pick one with --target" : "unknown target '\(self.target!)'; targets are: \(names)")
+            throw UsageFailure(
+                message: self.target == nil
+                    ? "there are several targets (\(names)); pick one with --target" : "unknown target '\(self.target!)'; targets are: \(names)")
         }
         let key: String
         do {
@@ -94,7 +96,11 @@ struct Status: AsyncParsableCommand {
         if page.results.isEmpty { print("no sync jobs yet") }
         print("STATUS        STARTED                    FINISHED                   ROWS     FAILED")
         for job in page.results {
-            print([job.jobStatus.padding(12), (job.syncStartTime ?? "-").padding(26), (job.syncFinishTime ?? "-").padding(26), String(job.rowsSynced ?? 0).padding(8), String(job.rowsFailedWithErrors ?? 0)].joined(separator: " "))
+            print(
+                [
+                    job.jobStatus.padding(12), (job.syncStartTime ?? "-").padding(26), (job.syncFinishTime ?? "-").padding(26),
+                    String(job.rowsSynced ?? 0).padding(8), String(job.rowsFailedWithErrors ?? 0),
+                ].joined(separator: " "))
         }
         if page.nextCursor != nil { print("(more jobs on the next page)") }
     }

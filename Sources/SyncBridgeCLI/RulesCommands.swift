@@ -16,7 +16,9 @@ struct Rules: ParsableCommand {
         func run() throws {
             let settings = try loadConfig(config)
             let rules = settings.rules.rules
-            print("\(config): ok: \(rules.count) rule\(rules.count == 1 ? "" : "s"), \(settings.targets.count) target\(settings.targets.count == 1 ? "" : "s")")
+            print(
+                "\(config): ok: \(rules.count) rule\(rules.count == 1 ? "" : "s"), \(settings.targets.count) target\(settings.targets.count == 1 ? "" : "s")"
+            )
         }
     }
 
@@ -72,7 +74,9 @@ struct Rules: ParsableCommand {
             }
             print("")
             if total.demands.isEmpty {
-                print(total.problems.isEmpty ? "Triggers nothing: no rule matched; the event would be committed." : "Triggers nothing; the event would be dead-lettered.")
+                print(
+                    total.problems.isEmpty
+                        ? "Triggers nothing: no rule matched; the event would be committed." : "Triggers nothing; the event would be dead-lettered.")
             } else {
                 let grouped = Dictionary(grouping: total.demands.keys, by: \.target)
                 for (target, keys) in grouped.sorted(by: { $0.key < $1.key }) {

@@ -95,7 +95,8 @@ struct ClassificationTests {
 
     @Test("the next cursor comes from the body or the Link header's rel=next")
     func cursor() {
-        let link = "<https://rest.iad-01.braze.com/cdi/integrations?cursor=abc%2B1>; rel=\"prev\", "
+        let link =
+            "<https://rest.iad-01.braze.com/cdi/integrations?cursor=abc%2B1>; rel=\"prev\", "
             + "<https://rest.iad-01.braze.com/cdi/integrations?cursor=xyz%3D>; rel=\"next\""
         #expect(CDIClient.nextCursor(nil, [("link", link)]) == "xyz=")
         #expect(CDIClient.nextCursor("fromBody", [("Link", link)]) == "fromBody")

@@ -138,7 +138,8 @@ import Testing
             try await rig.startBroker()
             // Jobs outlast the test: the events produced during the first job stay uncovered.
             try await rig.startSimulator(syncDuration: "5m")
-            let service = try await rig.startService(config: try rig.writeConfig(quiet: "100ms", maxDelay: "500ms", shutdownTimeout: "3s", http: true))
+            let service = try await rig.startService(
+                config: try rig.writeConfig(quiet: "100ms", maxDelay: "500ms", shutdownTimeout: "3s", http: true))
             let portLine = try await service.waitForOutput("http endpoints on port")
             let port = UInt16(portLine.components(separatedBy: "http endpoints on port ").last?.prefix { $0.isNumber } ?? "") ?? 0
             try await rig.produce(30)

@@ -17,7 +17,8 @@ extension FaultTests {
     @Test func partitionedMembersShareTheWorkspaceBudgetAcrossKillsAndJoins() async throws {
         try await withFaultRig(partitions: 8) { rig in
             try await rig.startBroker()
-            try await rig.startSimulator(integrations: Self.fleetIntegrations, syncDuration: "300ms-1500ms", rateLimit: "20/2s", statusRateLimit: "60/2s")
+            try await rig.startSimulator(
+                integrations: Self.fleetIntegrations, syncDuration: "300ms-1500ms", rateLimit: "20/2s", statusRateLimit: "60/2s")
             let config = try rig.writeFleetConfig(rateLimit: "20/2s", statusRateLimit: "60/2s")
             var members = [try await rig.startService(config: config)]
             for _ in 0..<2 { members.append(try await rig.startService(config: config)) }
@@ -135,13 +136,16 @@ extension FaultTests {
             for member in members where member.isRunning {
                 let lines = member.output.split(separator: "\n")
                 if let start = lines.lastIndex(where: { $0.contains("now scheduling target braze") }),
-                   !lines[start...].contains(where: { $0.contains("no longer scheduling target braze") }) {
+                    !lines[start...].contains(where: { $0.contains("no longer scheduling target braze") })
+                {
                     return member
                 }
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw FaultTestFailure(description: "no member took the workspace's requests partition; outputs:\n" + members.map { "\($0.name):\n\($0.output.suffix(2000))" }.joined(separator: "\n"))
+        throw FaultTestFailure(
+            description: "no member took the workspace's requests partition; outputs:\n"
+                + members.map { "\($0.name):\n\($0.output.suffix(2000))" }.joined(separator: "\n"))
     }
 }
 

@@ -47,7 +47,8 @@ final class Child: @unchecked Sendable {
 
     init(_ name: String, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
         guard let binary = syncbridgeBinary else {
-            throw FaultTestFailure(description: "syncbridge binary not found next to the test bundle; build the package (swift build) first or set SYNCBRIDGE_BINARY")
+            throw FaultTestFailure(
+                description: "syncbridge binary not found next to the test bundle; build the package (swift build) first or set SYNCBRIDGE_BINARY")
         }
         self.name = name
         outputPath = directory.appendingPathComponent("\(name).log").path
@@ -146,9 +147,13 @@ final class FaultRig: @unchecked Sendable {
         _ extra: [String] = [], integrations: [String] = integrations, syncDuration: String = "200ms", rateLimit: String = "100/1s",
         statusRateLimit: String = "1000/1s"
     ) async throws {
-        let sim = try spawn("braze-sim", ["braze-sim", "--listen", "127.0.0.1:0", "--api-key", apiKey, "--sync-duration", syncDuration,
-                                          "--rate-limit", rateLimit, "--status-rate-limit", statusRateLimit]
-                                + integrations.flatMap { ["--integration", $0] } + extra)
+        let sim = try spawn(
+            "braze-sim",
+            [
+                "braze-sim", "--listen", "127.0.0.1:0", "--api-key", apiKey, "--sync-duration", syncDuration,
+                "--rate-limit", rateLimit, "--status-rate-limit", statusRateLimit,
+            ]
+                + integrations.flatMap { ["--integration", $0] } + extra)
         let line = try await sim.waitForOutput("listening on")
         guard let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) else {
             throw FaultTestFailure(description: "cannot read the simulator address from '\(line)'")
@@ -166,52 +171,54 @@ final class FaultRig: @unchecked Sendable {
         quiet: String = "300ms", maxDelay: String = "2s", rateLimit: String = "100/1s", shutdownTimeout: String = "10s", http: Bool = false,
         defaultSession: Bool = false
     ) throws -> String {
-        let text = (http ? "http: { listen: \"127.0.0.1:0\" }\n" : "") + """
-        kafka:
-          brokers: "\(bootstrapServers)"
-          group: \(group)
-          topics: ["\(topic)"]
-          properties: { \(Self.groupProperties(defaultSession: defaultSession)) }
-        targets:
-          - name: braze
-            endpoint: "\(simulatorURL)"
-            api_key_env: FAULT_KEY
-            rate_limit: "\(rateLimit)"
-            status_rate_limit: "1000/1s"
-            timeout: 2s
-        coalesce: { quiet: \(quiet), max_delay: \(maxDelay) }
-        retry: { initial_backoff: 100ms, max_backoff: 1s }
-        shutdown_timeout: \(shutdownTimeout)
-        rules:
-          - { name: orders, when: { topic: "\(topic)", json: { /table: ORDERS } }, sync: ["\(integrations[0])"] }
-          - { name: users, when: { topic: "\(topic)", json: { /table: USERS } }, sync: ["\(integrations[1])"] }
-          - { name: items, when: { topic: "\(topic)", json: { /table: ITEMS } }, sync: ["\(integrations[2])"] }
-        """
+        let text =
+            (http ? "http: { listen: \"127.0.0.1:0\" }\n" : "") + """
+                kafka:
+                  brokers: "\(bootstrapServers)"
+                  group: \(group)
+                  topics: ["\(topic)"]
+                  properties: { \(Self.groupProperties(defaultSession: defaultSession)) }
+                targets:
+                  - name: braze
+                    endpoint: "\(simulatorURL)"
+                    api_key_env: FAULT_KEY
+                    rate_limit: "\(rateLimit)"
+                    status_rate_limit: "1000/1s"
+                    timeout: 2s
+                coalesce: { quiet: \(quiet), max_delay: \(maxDelay) }
+                retry: { initial_backoff: 100ms, max_backoff: 1s }
+                shutdown_timeout: \(shutdownTimeout)
+                rules:
+                  - { name: orders, when: { topic: "\(topic)", json: { /table: ORDERS } }, sync: ["\(integrations[0])"] }
+                  - { name: users, when: { topic: "\(topic)", json: { /table: USERS } }, sync: ["\(integrations[1])"] }
+                  - { name: items, when: { topic: "\(topic)", json: { /table: ITEMS } }, sync: ["\(integrations[2])"] }
+                """
         return try save(text)
     }
 
     /// Partitioned mode, one workspace, integrations named in the events.
     func writeFleetConfig(rateLimit: String, statusRateLimit: String) throws -> String {
-        try save("""
-        kafka:
-          brokers: "\(bootstrapServers)"
-          group: \(group)
-          topics: ["\(topic)"]
-          mode: partitioned
-          properties: { \(Self.groupProperties()) }
-        targets:
-          - name: braze
-            endpoint: "\(simulatorURL)"
-            api_key_env: FAULT_KEY
-            rate_limit: "\(rateLimit)"
-            status_rate_limit: "\(statusRateLimit)"
-            timeout: 2s
-        coalesce: { quiet: 300ms, max_delay: 2s }
-        retry: { initial_backoff: 100ms, max_backoff: 1s }
-        shutdown_timeout: 10s
-        rules:
-          - { name: named, when: { topic: "\(topic)" }, sync_from: /integration_id, allow_any: true }
-        """)
+        try save(
+            """
+            kafka:
+              brokers: "\(bootstrapServers)"
+              group: \(group)
+              topics: ["\(topic)"]
+              mode: partitioned
+              properties: { \(Self.groupProperties()) }
+            targets:
+              - name: braze
+                endpoint: "\(simulatorURL)"
+                api_key_env: FAULT_KEY
+                rate_limit: "\(rateLimit)"
+                status_rate_limit: "\(statusRateLimit)"
+                timeout: 2s
+            coalesce: { quiet: 300ms, max_delay: 2s }
+            retry: { initial_backoff: 100ms, max_backoff: 1s }
+            shutdown_timeout: 10s
+            rules:
+              - { name: named, when: { topic: "\(topic)" }, sync_from: /integration_id, allow_any: true }
+            """)
     }
 
     private func save(_ text: String) throws -> String {
@@ -233,7 +240,8 @@ final class FaultRig: @unchecked Sendable {
     /// each one's produce start time (conservative: it is consumed later than that).
     func produce(_ count: Int, startingAt first: Int = 0) async throws {
         if producer == nil {
-            producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: ["linger.ms": "2", "message.timeout.ms": "30000", "reconnect.backoff.max.ms": "200"])
+            producer = try KafkaProducer(
+                bootstrapServers: bootstrapServers, properties: ["linger.ms": "2", "message.timeout.ms": "30000", "reconnect.backoff.max.ms": "200"])
         }
         let producer = producer!
         let partitions = partitions
@@ -246,7 +254,8 @@ final class FaultRig: @unchecked Sendable {
                     state.latest[integrations[integration]] = max(state.latest[integrations[integration]] ?? 0, startedAt)
                 }
                 tasks.addTask {
-                    try await producer.produce(topic: topic, key: nil, value: Array(#"{"table":"\#(tables[integration])","rows":\#(index)}"#.utf8), partition: partition)
+                    try await producer.produce(
+                        topic: topic, key: nil, value: Array(#"{"table":"\#(tables[integration])","rows":\#(index)}"#.utf8), partition: partition)
                 }
             }
             try await tasks.waitForAll()
@@ -260,7 +269,8 @@ final class FaultRig: @unchecked Sendable {
     /// `partitions` limits where they go.
     func produceFleet(_ count: Int, integrations names: [String], startingAt first: Int = 0, partitions only: [Int32]? = nil) async throws {
         if producer == nil {
-            producer = try KafkaProducer(bootstrapServers: bootstrapServers, properties: ["linger.ms": "2", "message.timeout.ms": "30000", "reconnect.backoff.max.ms": "200"])
+            producer = try KafkaProducer(
+                bootstrapServers: bootstrapServers, properties: ["linger.ms": "2", "message.timeout.ms": "30000", "reconnect.backoff.max.ms": "200"])
         }
         let producer = producer!
         let targets = only ?? Array(0..<partitions)
@@ -275,7 +285,9 @@ final class FaultRig: @unchecked Sendable {
                 }
                 tasks.addTask {
                     let table = integrations.firstIndex(of: integration).map { tables[$0] } ?? "NONE"
-                    try await producer.produce(topic: topic, key: nil, value: Array(#"{"integration_id":"\#(integration)","table":"\#(table)","rows":\#(index)}"#.utf8), partition: partition)
+                    try await producer.produce(
+                        topic: topic, key: nil, value: Array(#"{"integration_id":"\#(integration)","table":"\#(table)","rows":\#(index)}"#.utf8),
+                        partition: partition)
                 }
             }
             try await tasks.waitForAll()
@@ -329,5 +341,9 @@ func withFaultRig(partitions: Int32 = 4, _ body: (FaultRig) async throws -> Void
         throw error
     }
     rig.killAll()
-    if ProcessInfo.processInfo.environment["SYNCBRIDGE_KEEP_RIG"] == nil { try? FileManager.default.removeItem(at: rig.directory) } else { print("rig kept in \(rig.directory.path)") }
+    if ProcessInfo.processInfo.environment["SYNCBRIDGE_KEEP_RIG"] == nil {
+        try? FileManager.default.removeItem(at: rig.directory)
+    } else {
+        print("rig kept in \(rig.directory.path)")
+    }
 }

@@ -2,29 +2,29 @@ import Testing
 @testable import SyncBridgeCore
 
 let validConfig = """
-kafka:
-  brokers: "${KAFKA_BROKERS:-localhost:9092}"
-  group: syncbridge
-  topics: ["^.+\\\\.data-updated$"]
-  dead_letter_topic: syncbridge.dead-letter
-targets:
-  - name: braze
-    endpoint: "https://rest.iad-03.braze.com"
-    api_key_env: BRAZE_API_KEY
-    rate_limit: "20/1m"
-coalesce:
-  quiet: 10s
-  max_delay: 2m
-rules:
-  - name: orders
-    when:
-      topic: "warehouse.*.data-updated"
-      json:
-        /table: ORDERS
-        /rows: { gt: 0 }
-    sync: ["3C0A5A8E-1D3B-4C5E-9A51-0D2F3B1E6F70"]
-    coalesce: { quiet: 30s }
-"""
+    kafka:
+      brokers: "${KAFKA_BROKERS:-localhost:9092}"
+      group: syncbridge
+      topics: ["^.+\\\\.data-updated$"]
+      dead_letter_topic: syncbridge.dead-letter
+    targets:
+      - name: braze
+        endpoint: "https://rest.iad-03.braze.com"
+        api_key_env: BRAZE_API_KEY
+        rate_limit: "20/1m"
+    coalesce:
+      quiet: 10s
+      max_delay: 2m
+    rules:
+      - name: orders
+        when:
+          topic: "warehouse.*.data-updated"
+          json:
+            /table: ORDERS
+            /rows: { gt: 0 }
+        sync: ["3C0A5A8E-1D3B-4C5E-9A51-0D2F3B1E6F70"]
+        coalesce: { quiet: 30s }
+    """
 
 func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
     do {
@@ -58,7 +58,10 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
 
     @Test func unsetVariableWithoutDefaultIsAnError() {
         let text = validConfig.replacingOccurrences(of: "${KAFKA_BROKERS:-localhost:9092}", with: "${KAFKA_BROKERS}")
-        #expect(issues(text) == ["sb.yaml:2: kafka.brokers uses environment variable KAFKA_BROKERS, which is not set; export it or write ${KAFKA_BROKERS:-default}"])
+        #expect(
+            issues(text) == [
+                "sb.yaml:2: kafka.brokers uses environment variable KAFKA_BROKERS, which is not set; export it or write ${KAFKA_BROKERS:-default}"
+            ])
     }
 
     @Test func unknownKeyGetsDidYouMean() {
@@ -79,30 +82,30 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
 
     @Test func G9_badRegexBadPointerUnknownTargetDuplicateAndEmptyWhenAreAllReported() {
         let text = """
-        kafka: { brokers: embedded, group: g, topics: [t] }
-        targets:
-          - { name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }
-        rules:
-          - name: a
-            when: { topic: "^([a-z" }
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-          - name: b
-            when: { topic: t, json: { "table": x } }
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-          - name: c
-            when: { topic: t }
-            target: braz
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-          - name: d
-            when: {}
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-          - name: e
-            when: { topic: t }
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-          - name: e
-            when: { topic: t }
-            sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
-        """
+            kafka: { brokers: embedded, group: g, topics: [t] }
+            targets:
+              - { name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }
+            rules:
+              - name: a
+                when: { topic: "^([a-z" }
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+              - name: b
+                when: { topic: t, json: { "table": x } }
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+              - name: c
+                when: { topic: t }
+                target: braz
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+              - name: d
+                when: {}
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+              - name: e
+                when: { topic: t }
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+              - name: e
+                when: { topic: t }
+                sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"]
+            """
         let found = issues(text)
         #expect(found.count == 5)
         #expect(found.contains { $0.hasPrefix("sb.yaml:6: when.topic '^([a-z' is not a valid regex") })
@@ -114,14 +117,17 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
 
     @Test func syncFromRequiresAnAllowList() {
         let text = """
-        kafka: { brokers: embedded, group: g, topics: [t] }
-        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-        rules:
-          - name: from-event
-            when: { topic: t }
-            sync_from: /integration_id
-        """
-        #expect(issues(text) == ["sb.yaml:6: rule 'from-event': sync_from needs allow: [IDs] or allow_any: true, so an event cannot trigger an integration you did not intend"])
+            kafka: { brokers: embedded, group: g, topics: [t] }
+            targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+            rules:
+              - name: from-event
+                when: { topic: t }
+                sync_from: /integration_id
+            """
+        #expect(
+            issues(text) == [
+                "sb.yaml:6: rule 'from-event': sync_from needs allow: [IDs] or allow_any: true, so an event cannot trigger an integration you did not intend"
+            ])
     }
 
     @Test func G9_invalidYAMLIsReportedWithALine() {
@@ -142,13 +148,14 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
     }
 
     @Test func ingressHMACAndTimeoutLoad() throws {
-        let text = validConfig + """
+        let text =
+            validConfig + """
 
-        http:
-          ingress_tokens: [t0ken]
-          ingress_timeout: 3s
-          ingress_hmac: { secret_env: HOOK_SECRET, header: X-Fivetran-Signature-256 }
-        """
+                http:
+                  ingress_tokens: [t0ken]
+                  ingress_timeout: 3s
+                  ingress_hmac: { secret_env: HOOK_SECRET, header: X-Fivetran-Signature-256 }
+                """
         let http = try ConfigLoader.load(text: text, file: "sb.yaml").http
         #expect(http.ingressTokens == ["t0ken"])
         #expect(http.ingressTimeout == .seconds(3))
@@ -161,19 +168,21 @@ func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
     }
 
     @Test func ingressHMACProblemsAreReportedWithTheirLines() {
-        let text = validConfig + """
+        let text =
+            validConfig + """
 
-        http:
-          ingress_timeout: 0s
-          ingress_hmac:
-            secret_evn: HOOK_SECRET
-            header: "X Signature"
-        """
-        #expect(Set(issues(text)) == [
-            "sb.yaml:24: http.ingress_timeout must be at least 1ms",
-            "sb.yaml:26: unknown key 'secret_evn' in http.ingress_hmac; did you mean 'secret_env'?",
-            "sb.yaml:26: http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config",
-        ])
+                http:
+                  ingress_timeout: 0s
+                  ingress_hmac:
+                    secret_evn: HOOK_SECRET
+                    header: "X Signature"
+                """
+        #expect(
+            Set(issues(text)) == [
+                "sb.yaml:24: http.ingress_timeout must be at least 1ms",
+                "sb.yaml:26: unknown key 'secret_evn' in http.ingress_hmac; did you mean 'secret_env'?",
+                "sb.yaml:26: http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config",
+            ])
         let both = validConfig + "\nhttp:\n  ingress_hmac: { secret_env: A, secret_file: /b, header: \"X Sig\" }"
         #expect(issues(both) == ["sb.yaml:24: http.ingress_hmac: give secret_env or secret_file, not both"])
         let badHeader = validConfig + "\nhttp:\n  ingress_hmac: { secret_env: A, header: \"X Sig\" }"

@@ -8,10 +8,11 @@ let p0 = PartitionID(topic: "t", partition: 0)
 let policy = CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(60))
 
 func coordinator(triggers: RateLimit = RateLimit(count: 20, window: .seconds(60))) -> Coordinator {
-    Coordinator(settings: CoordinatorSettings(
-        targets: [target: TargetLimits(triggers: triggers, statuses: RateLimit(count: 100, window: .seconds(60)))],
-        retry: RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(60))
-    ))
+    Coordinator(
+        settings: CoordinatorSettings(
+            targets: [target: TargetLimits(triggers: triggers, statuses: RateLimit(count: 100, window: .seconds(60)))],
+            retry: RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(60))
+        ))
 }
 
 func at(_ seconds: Double) -> Moment { .seconds(seconds) }
@@ -260,9 +261,12 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
     }
 
     @Test func G4_statusBudgetIsSharedOldestFirst() {
-        var c = Coordinator(settings: CoordinatorSettings(
-            targets: [target: TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 1, window: .seconds(60)))]
-        ))
+        var c = Coordinator(
+            settings: CoordinatorSettings(
+                targets: [
+                    target: TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 1, window: .seconds(60)))
+                ]
+            ))
         for (offset, key) in [keyA, keyB].enumerated() {
             _ = c.consume(Int64(offset), [key], at: Double(offset))
         }

@@ -24,7 +24,9 @@ struct Scenario {
         }
         let jobSeed = UInt64(seed)
         braze = VirtualBraze(limits: ["braze": limits]) { key, start in
-            var random = SplitMix64(seed: jobSeed ^ UInt64(bitPattern: Int64(start.sinceOrigin.components.seconds)) ^ UInt64(key.integrationID.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
+            var random = SplitMix64(
+                seed: jobSeed ^ UInt64(bitPattern: Int64(start.sinceOrigin.components.seconds))
+                    ^ UInt64(key.integrationID.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
             return .milliseconds(Int64.random(in: 500...90_000, using: &random))
         }
         braze.unknownIntegrations = [unknown]

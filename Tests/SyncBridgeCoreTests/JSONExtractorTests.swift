@@ -63,7 +63,10 @@ enum JSONDocuments {
     /// Breaks a document the ways real inputs break: truncation, stray and invalid bytes.
     static func mutate(_ bytes: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
-        let specials: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x00, 0x1F, 0x80, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF, 0x30, 0x2D, 0x65, 0x2E, 0x75]
+        let specials: [UInt8] = [
+            0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x00, 0x1F, 0x80, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF, 0x30, 0x2D, 0x65,
+            0x2E, 0x75,
+        ]
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             let at = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
             switch Int.random(in: 0..<4, using: &rng) {
@@ -132,7 +135,12 @@ enum JSONDocuments {
             // RFC 8259 §9 leaves that to the parser, and ours reads them as ±infinity.
             // And Foundation guesses UTF-16/32 from NUL bytes or a byte-order mark at the start;
             // event values must be UTF-8 (RFC 8259 §8.1), so ours rejects those.
-            if !ours, foundation, document.prefix(4).contains(0) || document.starts(with: [0xEF, 0xBB, 0xBF]) || document.starts(with: [0xFE, 0xFF]) || document.starts(with: [0xFF, 0xFE]) { return }
+            if !ours, foundation,
+                document.prefix(4).contains(0) || document.starts(with: [0xEF, 0xBB, 0xBF]) || document.starts(with: [0xFE, 0xFF])
+                    || document.starts(with: [0xFF, 0xFE])
+            {
+                return
+            }
             // And Foundation lets a trailing comma through ("[0,]"), which RFC 8259 forbids.
             if !ours, foundation, (try? JSONParser.parse(Self.withoutTrailingCommas(document))) != nil { return }
             if ours, !foundation, let value = try? JSONParser.parse(document), Self.hasInfinity(value) { return }
@@ -162,24 +170,31 @@ enum JSONDocuments {
     }
 
     @Test func samplesAndMalformedFixturesAgree() {
-        let files = ["cloudevents-structured.json", "debezium-orders.json", "dbt-job-run-completed.json", "fivetran-sync-end.json",
-                     "warehouse-load.json", "cloudevents-binary.json"]
-            + ["truncated.json", "invalid-utf8.bin", "deep-nesting.json", "empty.bin", "scalar.json", "nul-escape.json",
-               "duplicate-keys.json", "sync-from-not-uuid.json", "sync-from-number.json"].map { "malformed/" + $0 }
-        let pointers = ["", "/table", "/data/table", "/payload/source/table", "/payload/op", "/data", "/payload/after/id",
-                        "/integration_id", "/rows", "/schema"].map { try! JSONPointer($0) }
+        let files =
+            [
+                "cloudevents-structured.json", "debezium-orders.json", "dbt-job-run-completed.json", "fivetran-sync-end.json",
+                "warehouse-load.json", "cloudevents-binary.json",
+            ]
+            + [
+                "truncated.json", "invalid-utf8.bin", "deep-nesting.json", "empty.bin", "scalar.json", "nul-escape.json",
+                "duplicate-keys.json", "sync-from-not-uuid.json", "sync-from-number.json",
+            ].map { "malformed/" + $0 }
+        let pointers = [
+            "", "/table", "/data/table", "/payload/source/table", "/payload/op", "/data", "/payload/after/id",
+            "/integration_id", "/rows", "/schema",
+        ].map { try! JSONPointer($0) }
         for file in files { #expect(Self.agree(Fixtures.bytes(file), pointers), "\(file)") }
     }
 
     @Test func edgeCases() {
         let cases = [
-            #"{"a":{"b":1},"a":{"c":2}}"#, // the last duplicate wins, also below it
+            #"{"a":{"b":1},"a":{"c":2}}"#,  // the last duplicate wins, also below it
             #"{"a":{"b":1},"a":5}"#,
-            #"{"K":1,"K":2}"#, // KELVIN SIGN is canonically equivalent to K
+            #"{"K":1,"K":2}"#,  // KELVIN SIGN is canonically equivalent to K
             #"{"e\u0301":1}"#, #"{"\u00e9":1}"#, #"{"a\/b":{"c~d":[0,{"x":1}]}}"#,
             String(repeating: "[", count: 64) + String(repeating: "]", count: 64),
             String(repeating: "[", count: 65) + String(repeating: "]", count: 65),
-            #"{"skip":"#+String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + #","a":1}"#,
+            #"{"skip":"# + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + #","a":1}"#,
             #"{"skip":"\uD800","a":1}"#, #"{"skip":"\uDC00x"}"#, #"{"skip":"\u00zz"}"#, "{\"skip\":\"\u{01}\"}", #"{"a":1}x"#,
             "\u{FEFF}{}", #"{"a":[1,2,3],"b":01}"#, #"{"a":-}"#, #"{"a":1.}"#, #"{"a":tru}"#, " ", "",
         ]

@@ -112,28 +112,32 @@ import Testing
     ])
     func syntaxRE2LeavesOutIsRefusedNamingRE2(pattern: String, reason: String) {
         let yamlPattern = pattern.replacingOccurrences(of: "\\", with: "\\\\")
-        let found = issues("""
-        kafka: { brokers: embedded, group: g, topics: [t] }
-        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-        rules:
-          - { name: r, when: { topic: t, json: { /s: { regex: "\(yamlPattern)" } } }, sync: ["\(orders)"] }
-          - { name: k, when: { topic: "^\(yamlPattern)" }, sync: ["\(orders)"] }
-        """)
+        let found = issues(
+            """
+            kafka: { brokers: embedded, group: g, topics: [t] }
+            targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+            rules:
+              - { name: r, when: { topic: t, json: { /s: { regex: "\(yamlPattern)" } } }, sync: ["\(orders)"] }
+              - { name: k, when: { topic: "^\(yamlPattern)" }, sync: ["\(orders)"] }
+            """)
         let reference = "(https://github.com/google/re2/wiki/Syntax)"
         #expect(found.count == 2, "\(found)")
-        #expect(found.contains { line in
-            line == "sb.yaml:4: rule 'r': regex '\(pattern)' is not valid RE2 syntax \(reference): \(reason)"
-        }, "\(found)")
-        #expect(found.contains { line in
-            line == "sb.yaml:5: when.topic '^\(pattern)' is not a valid regex in RE2 syntax \(reference): \(reason)"
-        }, "\(found)")
+        #expect(
+            found.contains { line in
+                line == "sb.yaml:4: rule 'r': regex '\(pattern)' is not valid RE2 syntax \(reference): \(reason)"
+            }, "\(found)")
+        #expect(
+            found.contains { line in
+                line == "sb.yaml:5: when.topic '^\(pattern)' is not a valid regex in RE2 syntax \(reference): \(reason)"
+            }, "\(found)")
     }
 
     @Test(.timeLimit(.minutes(1))) func aHostileValueAgainstABacktrackingProneRuleIsRejectedQuickly() throws {
-        let rules = try ruleSet("""
-          - { name: nested, when: { topic: t, json: { /v: { regex: "^(a+)+$" } } }, sync: ["\(orders)"] }
-          - { name: topic, when: { topic: "^(a+)+$" }, sync: ["\(users)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: nested, when: { topic: t, json: { /v: { regex: "^(a+)+$" } } }, sync: ["\(orders)"] }
+              - { name: topic, when: { topic: "^(a+)+$" }, sync: ["\(users)"] }
+            """)
         let hostile = String(repeating: "a", count: 30) + "b"
         let clock = ContinuousClock()
         var match: RuleMatch?
@@ -157,11 +161,14 @@ import Testing
         let elapsed = clock.measure { matched = matcher.matches(String(repeating: "a", count: 5_000) + "b") }
         #expect(!matched)
         #expect(elapsed < .seconds(1), "took \(elapsed)")
-        #expect(issues("""
-        kafka: { brokers: embedded, group: g, topics: ["^(a)\\\\1"] }
-        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-        rules:
-          - { name: r, when: { topic: t }, sync: ["\(orders)"] }
-        """).contains { $0.contains("kafka.topics entry '^(a)\\1'") })
+        #expect(
+            issues(
+                """
+                kafka: { brokers: embedded, group: g, topics: ["^(a)\\\\1"] }
+                targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+                rules:
+                  - { name: r, when: { topic: t }, sync: ["\(orders)"] }
+                """
+            ).contains { $0.contains("kafka.topics entry '^(a)\\1'") })
     }
 }

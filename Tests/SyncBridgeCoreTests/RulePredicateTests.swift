@@ -5,7 +5,9 @@ import Testing
 /// Each predicate of `when`, and each way a rules table can be wrong (SPEC §3, G9).
 @Suite struct RulePredicateTests {
     func event(_ json: String?, topic: String = "t", key: String? = nil, headers: [(String, String?)] = []) -> IncomingEvent {
-        IncomingEvent(topic: topic, key: key.map { Array($0.utf8) }, headers: headers.map { ($0.0, $0.1.map { Array($0.utf8) }) }, value: json.map { Array($0.utf8) })
+        IncomingEvent(
+            topic: topic, key: key.map { Array($0.utf8) }, headers: headers.map { ($0.0, $0.1.map { Array($0.utf8) }) },
+            value: json.map { Array($0.utf8) })
     }
 
     @Test func keyIsAGlobAndAMissingKeyNeverMatches() throws {
@@ -16,9 +18,10 @@ import Testing
     }
 
     @Test func headersTakeAGlobOrAListAndTheLastRepeatWins() throws {
-        let rules = try ruleSet("""
-          - { name: h, when: { topic: t, headers: { ce_type: "com.acme.*", source: [warehouse, "dbt-*"] } }, sync: ["\(orders)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: h, when: { topic: t, headers: { ce_type: "com.acme.*", source: [warehouse, "dbt-*"] } }, sync: ["\(orders)"] }
+            """)
         #expect(ids(rules.evaluate(event(nil, headers: [("ce_type", "com.acme.loaded"), ("source", "dbt-cloud")]))) == [orders])
         #expect(ids(rules.evaluate(event(nil, headers: [("ce_type", "com.acme.loaded"), ("source", "fivetran")]))).isEmpty)
         #expect(ids(rules.evaluate(event(nil, headers: [("ce_type", "com.acme.loaded")]))).isEmpty, "every header must be present")
@@ -27,19 +30,21 @@ import Testing
     }
 
     @Test func scalarEqualityByType() throws {
-        let rules = try ruleSet("""
-          - { name: int, when: { topic: t, json: { /v: 1000 } }, sync: ["\(orders)"] }
-          - { name: exp, when: { topic: t, json: { /v: 1e3 } }, sync: ["\(users)"] }
-          - { name: neg, when: { topic: t, json: { /v: -0.5 } }, sync: ["\(debezium)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: int, when: { topic: t, json: { /v: 1000 } }, sync: ["\(orders)"] }
+              - { name: exp, when: { topic: t, json: { /v: 1e3 } }, sync: ["\(users)"] }
+              - { name: neg, when: { topic: t, json: { /v: -0.5 } }, sync: ["\(debezium)"] }
+            """)
         #expect(ids(rules.evaluate(event(#"{"v":1000.0}"#))) == [orders, users])
         #expect(ids(rules.evaluate(event(#"{"v":-5e-1}"#))) == [debezium])
         #expect(ids(rules.evaluate(event(#"{"v":"1000"}"#))).isEmpty)
-        let typed = try ruleSet("""
-          - { name: yes, when: { topic: t, json: { /v: True } }, sync: ["\(orders)"] }
-          - { name: none, when: { topic: t, json: { /v: ~ } }, sync: ["\(users)"] }
-          - { name: text, when: { topic: t, json: { /v: "true" } }, sync: ["\(debezium)"] }
-        """)
+        let typed = try ruleSet(
+            """
+              - { name: yes, when: { topic: t, json: { /v: True } }, sync: ["\(orders)"] }
+              - { name: none, when: { topic: t, json: { /v: ~ } }, sync: ["\(users)"] }
+              - { name: text, when: { topic: t, json: { /v: "true" } }, sync: ["\(debezium)"] }
+            """)
         #expect(ids(typed.evaluate(event(#"{"v":true}"#))) == [orders])
         #expect(ids(typed.evaluate(event(#"{"v":null}"#))) == [users])
         #expect(ids(typed.evaluate(event(#"{"v":"true"}"#))) == [debezium])
@@ -57,19 +62,21 @@ import Testing
     }
 
     @Test func operators() throws {
-        let rules = try ruleSet("""
-          - { name: exists, when: { topic: t, json: { /a: { exists: true } } }, sync: ["\(orders)"] }
-          - { name: absent, when: { topic: t, json: { /a: { exists: false } } }, sync: ["\(users)"] }
-          - { name: glob, when: { topic: t, json: { /s: { glob: "ORD*" } } }, sync: ["\(debezium)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: exists, when: { topic: t, json: { /a: { exists: true } } }, sync: ["\(orders)"] }
+              - { name: absent, when: { topic: t, json: { /a: { exists: false } } }, sync: ["\(users)"] }
+              - { name: glob, when: { topic: t, json: { /s: { glob: "ORD*" } } }, sync: ["\(debezium)"] }
+            """)
         #expect(ids(rules.evaluate(event(#"{"a":null,"s":"ORDERS"}"#))) == [orders, debezium])
         #expect(ids(rules.evaluate(event(#"{"s":7}"#))) == [users], "glob never matches a non-string")
-        let ranges = try ruleSet("""
-          - { name: gt, when: { topic: t, json: { /n: { gt: 10 } } }, sync: ["\(orders)"] }
-          - { name: gte-lt, when: { topic: t, json: { /n: { gte: 10, lt: 20 } } }, sync: ["\(users)"] }
-          - { name: lte, when: { topic: t, json: { /n: { lte: -1.5 } } }, sync: ["\(debezium)"] }
-          - { name: regex, when: { topic: t, json: { /s: { regex: "^[A-Z]+_v[0-9]+$" } } }, sync: ["\(orders)"] }
-        """)
+        let ranges = try ruleSet(
+            """
+              - { name: gt, when: { topic: t, json: { /n: { gt: 10 } } }, sync: ["\(orders)"] }
+              - { name: gte-lt, when: { topic: t, json: { /n: { gte: 10, lt: 20 } } }, sync: ["\(users)"] }
+              - { name: lte, when: { topic: t, json: { /n: { lte: -1.5 } } }, sync: ["\(debezium)"] }
+              - { name: regex, when: { topic: t, json: { /s: { regex: "^[A-Z]+_v[0-9]+$" } } }, sync: ["\(orders)"] }
+            """)
         #expect(ids(ranges.evaluate(event(#"{"n":10}"#))) == [users])
         #expect(ids(ranges.evaluate(event(#"{"n":19.99}"#))) == [orders, users])
         #expect(ids(ranges.evaluate(event(#"{"n":20}"#))) == [orders])
@@ -86,10 +93,11 @@ import Testing
     }
 
     @Test func aRuleWithoutJSONMatchesNonJSONButAJSONRuleDoesNot() throws {
-        let rules = try ruleSet("""
-          - { name: plain, when: { topic: t }, sync: ["\(orders)"] }
-          - { name: json, when: { topic: t, json: { /v: { exists: false } } }, sync: ["\(users)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: plain, when: { topic: t }, sync: ["\(orders)"] }
+              - { name: json, when: { topic: t, json: { /v: { exists: false } } }, sync: ["\(users)"] }
+            """)
         let match = rules.evaluate(event("not json"))
         #expect(ids(match) == [orders])
         #expect(match.invalidValue == .invalidJSON)
@@ -98,37 +106,40 @@ import Testing
 
     @Test func perRuleTargetAndAllowAny() throws {
         let text = """
-        kafka: { brokers: embedded, group: g, topics: [t] }
-        targets:
-          - { name: us, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }
-          - { name: eu, endpoint: "https://rest.fra-01.braze.eu", api_key_env: K2 }
-        rules:
-          - { name: a, when: { topic: t }, target: eu, sync: ["\(orders)"] }
-          - { name: b, when: { topic: t }, target: us, sync_from: /id, allow_any: true }
-        """
+            kafka: { brokers: embedded, group: g, topics: [t] }
+            targets:
+              - { name: us, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }
+              - { name: eu, endpoint: "https://rest.fra-01.braze.eu", api_key_env: K2 }
+            rules:
+              - { name: a, when: { topic: t }, target: eu, sync: ["\(orders)"] }
+              - { name: b, when: { topic: t }, target: us, sync_from: /id, allow_any: true }
+            """
         let rules = try ConfigLoader.load(text: text, file: "sb.yaml").rules
         let match = rules.evaluate(event(#"{"id":"\#(users)"}"#))
         #expect(Set(match.demands.keys) == [IntegrationKey(target: "eu", integrationID: orders), IntegrationKey(target: "us", integrationID: users)])
     }
 
     @Test func indexedAndScannedRulesMatchInRuleOrder() throws {
-        let rules = try ruleSet("""
-          - { name: scan-first, when: { topic: t, json: { /n: { gte: 1 } } }, sync: ["\(orders)"] }
-          - { name: by-table, when: { topic: t, json: { /table: ORDERS, /n: 2 } }, sync: ["\(users)"] }
-          - { name: plain, when: { topic: t }, sync: ["\(debezium)"] }
-          - { name: any-of, when: { topic: t, json: { /n: [2, 3] } }, sync: ["\(orders)"] }
-          - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(users)"] }
-        """)
-        #expect(rules.evaluate(event(#"{"table":"ORDERS","n":2.0}"#, key: "k1")).matchedRules == ["scan-first", "by-table", "plain", "any-of", "keyed"])
+        let rules = try ruleSet(
+            """
+              - { name: scan-first, when: { topic: t, json: { /n: { gte: 1 } } }, sync: ["\(orders)"] }
+              - { name: by-table, when: { topic: t, json: { /table: ORDERS, /n: 2 } }, sync: ["\(users)"] }
+              - { name: plain, when: { topic: t }, sync: ["\(debezium)"] }
+              - { name: any-of, when: { topic: t, json: { /n: [2, 3] } }, sync: ["\(orders)"] }
+              - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(users)"] }
+            """)
+        #expect(
+            rules.evaluate(event(#"{"table":"ORDERS","n":2.0}"#, key: "k1")).matchedRules == ["scan-first", "by-table", "plain", "any-of", "keyed"])
         #expect(rules.evaluate(event(#"{"table":"ORDERS","n":3}"#)).matchedRules == ["scan-first", "plain", "any-of"])
         #expect(rules.evaluate(event(#"{"table":"USERS"}"#)).matchedRules == ["plain"])
     }
 
     @Test func theValueIsReadOnlyWhenARuleThatNeedsItPassesKeyAndHeaders() throws {
-        let rules = try ruleSet("""
-          - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(orders)"] }
-          - { name: plain, when: { topic: t }, sync: ["\(users)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: keyed, when: { topic: t, key: "k*", json: { /table: ORDERS } }, sync: ["\(orders)"] }
+              - { name: plain, when: { topic: t }, sync: ["\(users)"] }
+            """)
         let other = rules.evaluate(event("not json", key: "x"))
         #expect(other.invalidValue == nil, "no rule needing JSON applied, so the value was not judged")
         #expect(other.matchedRules == ["plain"])
@@ -138,30 +149,32 @@ import Testing
     // MARK: - Validation (G9): every problem, with its file and line
 
     static func problems(_ rules: String) -> [String] {
-        issues("""
-        kafka: { brokers: embedded, group: g, topics: [t] }
-        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-        rules:
-        \(rules)
-        """)
+        issues(
+            """
+            kafka: { brokers: embedded, group: g, topics: [t] }
+            targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+            rules:
+            \(rules)
+            """)
     }
 
     @Test func unknownKeysSuggestTheClosestName() {
-        let found = Self.problems("""
-          - name: a
-            wehn: { topic: t }
-            sync: ["\(orders)"]
-          - name: b
-            when: { topc: t }
-            sync: ["\(orders)"]
-          - name: c
-            when: { topic: t, json: { /n: { gtt: 1 } } }
-            sync: ["\(orders)"]
-          - name: d
-            when: { topic: t }
-            sync: ["\(orders)"]
-            coalesce: { quite: 1s }
-        """)
+        let found = Self.problems(
+            """
+              - name: a
+                wehn: { topic: t }
+                sync: ["\(orders)"]
+              - name: b
+                when: { topc: t }
+                sync: ["\(orders)"]
+              - name: c
+                when: { topic: t, json: { /n: { gtt: 1 } } }
+                sync: ["\(orders)"]
+              - name: d
+                when: { topic: t }
+                sync: ["\(orders)"]
+                coalesce: { quite: 1s }
+            """)
         #expect(found.contains("sb.yaml:5: unknown key 'wehn' in a rule; did you mean 'when'?"))
         #expect(found.contains("sb.yaml:8: unknown key 'topc' in rule 'b' when; did you mean 'topic'?"))
         #expect(found.contains("sb.yaml:11: unknown key 'gtt' in a JSON predicate; did you mean 'gt'?"))
@@ -169,32 +182,35 @@ import Testing
     }
 
     @Test func badPointersRegexesAndIDs() {
-        let found = Self.problems("""
-          - name: a
-            when: { topic: t, json: { "/a~2b": 1 } }
-            sync: ["\(orders)"]
-          - name: b
-            when: { topic: t, json: { /s: { regex: "([a-z" } } }
-            sync: ["\(orders)"]
-          - name: c
-            when: { topic: t }
-            sync: ["\(orders)", "3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f7"]
-          - name: d
-            when: { topic: t }
-            sync_from: integration_id
-            allow_any: true
-          - name: e
-            when: { topic: t }
-            sync_from: /id
-            allow: [nope]
-          - name: f
-            when: { topic: t, json: { /n: { gt: many } } }
-            sync: ["\(orders)"]
-          - name: g
-            when: { topic: t }
-        """)
+        let found = Self.problems(
+            """
+              - name: a
+                when: { topic: t, json: { "/a~2b": 1 } }
+                sync: ["\(orders)"]
+              - name: b
+                when: { topic: t, json: { /s: { regex: "([a-z" } } }
+                sync: ["\(orders)"]
+              - name: c
+                when: { topic: t }
+                sync: ["\(orders)", "3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f7"]
+              - name: d
+                when: { topic: t }
+                sync_from: integration_id
+                allow_any: true
+              - name: e
+                when: { topic: t }
+                sync_from: /id
+                allow: [nope]
+              - name: f
+                when: { topic: t, json: { /n: { gt: many } } }
+                sync: ["\(orders)"]
+              - name: g
+                when: { topic: t }
+            """)
         #expect(found.count == 7, "\(found)")
-        #expect(found.contains("sb.yaml:5: rule 'a' when.json: JSON pointer '/a~2b' has a '~' not followed by 0 or 1; write '~0' for '~' and '~1' for '/'"))
+        #expect(
+            found.contains(
+                "sb.yaml:5: rule 'a' when.json: JSON pointer '/a~2b' has a '~' not followed by 0 or 1; write '~0' for '~' and '~1' for '/'"))
         #expect(found.contains { $0.hasPrefix("sb.yaml:8: rule 'b': regex '([a-z' is not valid") })
         #expect(found.contains { $0.hasPrefix("sb.yaml:12: rule 'c': '3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f7' is not a Braze integration ID") })
         #expect(found.contains("sb.yaml:15: rule 'd' sync_from: JSON pointer 'integration_id' must start with '/' (RFC 6901), for example '/table'"))
@@ -229,11 +245,12 @@ import Testing
             _ = try ConfigLoader.load(path: config.path, environment: [:])
             Issue.record("expected errors")
         } catch {
-            #expect(error.issues.map(\.description) == [
-                "\(rulesFile.path):6: unknown key 'snyc' in a rule; did you mean 'sync'?",
-                "\(rulesFile.path):4: rule 'typo' needs sync: [integration IDs] or sync_from: /json/pointer",
-                "\(rulesFile.path):8: rule 'ok' has an empty when, which would match every event; add at least a topic",
-            ])
+            #expect(
+                error.issues.map(\.description) == [
+                    "\(rulesFile.path):6: unknown key 'snyc' in a rule; did you mean 'sync'?",
+                    "\(rulesFile.path):4: rule 'typo' needs sync: [integration IDs] or sync_from: /json/pointer",
+                    "\(rulesFile.path):8: rule 'ok' has an empty when, which would match every event; add at least a topic",
+                ])
         }
         try """
         - name: ok

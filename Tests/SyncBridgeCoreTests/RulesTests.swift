@@ -8,12 +8,12 @@ let debezium = "0b9f6d0c-6a2b-4e8f-9d3c-5e1a7b2c4d6e"
 
 func ruleSet(_ rulesYAML: String) throws -> RuleSet {
     let text = """
-    kafka: { brokers: embedded, group: g, topics: [t] }
-    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-    coalesce: { quiet: 10s, max_delay: 2m }
-    rules:
-    \(rulesYAML)
-    """
+        kafka: { brokers: embedded, group: g, topics: [t] }
+        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+        coalesce: { quiet: 10s, max_delay: 2m }
+        rules:
+        \(rulesYAML)
+        """
     return try ConfigLoader.load(text: text, file: "rules.yaml").rules
 }
 
@@ -21,11 +21,12 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
 
 @Suite struct RulesTests {
     @Test func topicExactGlobAndRegex() throws {
-        let rules = try ruleSet("""
-          - { name: exact, when: { topic: "a.data-updated" }, sync: ["\(orders)"] }
-          - { name: glob, when: { topic: "warehouse.*.data-updated" }, sync: ["\(users)"] }
-          - { name: regex, when: { topic: "^pg\\\\.public\\\\.(orders|items)$" }, sync: ["\(debezium)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: exact, when: { topic: "a.data-updated" }, sync: ["\(orders)"] }
+              - { name: glob, when: { topic: "warehouse.*.data-updated" }, sync: ["\(users)"] }
+              - { name: regex, when: { topic: "^pg\\\\.public\\\\.(orders|items)$" }, sync: ["\(debezium)"] }
+            """)
         #expect(ids(rules.evaluate(IncomingEvent(topic: "a.data-updated", value: nil))) == [orders])
         #expect(ids(rules.evaluate(IncomingEvent(topic: "warehouse.prod.data-updated", value: nil))) == [users])
         #expect(ids(rules.evaluate(IncomingEvent(topic: "pg.public.orders", value: nil))) == [debezium])
@@ -33,10 +34,11 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
     }
 
     @Test func unionOfAllMatchingRulesWithTightestCoalesce() throws {
-        let rules = try ruleSet("""
-          - { name: a, when: { topic: t }, sync: ["\(orders)"] }
-          - { name: b, when: { topic: "t*" }, sync: ["\(orders)", "\(users)"], coalesce: { quiet: 1s } }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: a, when: { topic: t }, sync: ["\(orders)"] }
+              - { name: b, when: { topic: "t*" }, sync: ["\(orders)", "\(users)"], coalesce: { quiet: 1s } }
+            """)
         let match = rules.evaluate(IncomingEvent(topic: "t", value: nil))
         #expect(match.matchedRules == ["a", "b"])
         #expect(ids(match) == [orders, users])
@@ -44,29 +46,31 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
     }
 
     @Test func jsonPredicatesOnWarehouseLoad() throws {
-        let rules = try ruleSet("""
-          - name: orders
-            when:
-              topic: t
-              json: { /table: ORDERS, /schema: [PROD, ANALYTICS], /rows: { gt: 0, lte: 20000 }, /job: { glob: "orders_*" } }
-            sync: ["\(orders)"]
-          - name: big
-            when: { topic: t, json: { /rows: { gt: 20000 } } }
-            sync: ["\(users)"]
-          - name: missing
-            when: { topic: t, json: { /nope: { exists: true } } }
-            sync: ["\(debezium)"]
-        """)
+        let rules = try ruleSet(
+            """
+              - name: orders
+                when:
+                  topic: t
+                  json: { /table: ORDERS, /schema: [PROD, ANALYTICS], /rows: { gt: 0, lte: 20000 }, /job: { glob: "orders_*" } }
+                sync: ["\(orders)"]
+              - name: big
+                when: { topic: t, json: { /rows: { gt: 20000 } } }
+                sync: ["\(users)"]
+              - name: missing
+                when: { topic: t, json: { /nope: { exists: true } } }
+                sync: ["\(debezium)"]
+            """)
         let match = rules.evaluate(IncomingEvent(topic: "t", value: Fixtures.bytes("warehouse-load.json")))
         #expect(match.matchedRules == ["orders"])
     }
 
     @Test func numbersCompareNumericallyAndTypesMatter() throws {
-        let rules = try ruleSet("""
-          - { name: n, when: { topic: t, json: { /rows: 18234.0 } }, sync: ["\(orders)"] }
-          - { name: s, when: { topic: t, json: { /rows: "18234" } }, sync: ["\(users)"] }
-          - { name: b, when: { topic: t, json: { /flag: true, /none: null } }, sync: ["\(debezium)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: n, when: { topic: t, json: { /rows: 18234.0 } }, sync: ["\(orders)"] }
+              - { name: s, when: { topic: t, json: { /rows: "18234" } }, sync: ["\(users)"] }
+              - { name: b, when: { topic: t, json: { /flag: true, /none: null } }, sync: ["\(debezium)"] }
+            """)
         #expect(ids(rules.evaluate(IncomingEvent(topic: "t", value: Array(#"{"rows":18234}"#.utf8)))) == [orders])
         #expect(ids(rules.evaluate(IncomingEvent(topic: "t", value: Array(#"{"rows":"18234"}"#.utf8)))) == [users])
         #expect(ids(rules.evaluate(IncomingEvent(topic: "t", value: Array(#"{"flag":true,"none":null}"#.utf8)))) == [debezium])
@@ -74,53 +78,63 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
     }
 
     @Test func cloudEventsStructuredAndBinaryMode() throws {
-        let rules = try ruleSet("""
-          - name: structured
-            when: { topic: t, json: { /type: com.acme.warehouse.table.loaded, /data/table: ORDERS } }
-            sync: ["\(orders)"]
-          - name: binary
-            when: { topic: t, headers: { ce_type: "com.acme.warehouse.*", ce_subject: ["CRM.USERS", "CRM.ACCOUNTS"] }, json: { /table: USERS } }
-            sync: ["\(users)"]
-        """)
+        let rules = try ruleSet(
+            """
+              - name: structured
+                when: { topic: t, json: { /type: com.acme.warehouse.table.loaded, /data/table: ORDERS } }
+                sync: ["\(orders)"]
+              - name: binary
+                when: { topic: t, headers: { ce_type: "com.acme.warehouse.*", ce_subject: ["CRM.USERS", "CRM.ACCOUNTS"] }, json: { /table: USERS } }
+                sync: ["\(users)"]
+            """)
         #expect(ids(rules.evaluate(IncomingEvent(topic: "t", value: Fixtures.bytes("cloudevents-structured.json")))) == [orders])
-        let binary = IncomingEvent(topic: "t", headers: Fixtures.headers("cloudevents-binary.headers"), value: Fixtures.bytes("cloudevents-binary.json"))
+        let binary = IncomingEvent(
+            topic: "t", headers: Fixtures.headers("cloudevents-binary.headers"), value: Fixtures.bytes("cloudevents-binary.json"))
         #expect(ids(rules.evaluate(binary)) == [users])
         let noHeaders = IncomingEvent(topic: "t", value: Fixtures.bytes("cloudevents-binary.json"))
         #expect(ids(rules.evaluate(noHeaders)).isEmpty)
     }
 
     @Test func debeziumEnvelopeWithEscapedPointer() throws {
-        let rules = try ruleSet("""
-          - name: orders-cdc
-            when: { topic: "pg.public.*", key: "*", json: { /payload/source/table: orders, /payload/op: [c, u, d] } }
-            sync: ["\(debezium)"]
-          - name: slash-key
-            when: { topic: "pg.public.*", json: { "/a~1b/c~0d": 1 } }
-            sync: ["\(orders)"]
-        """)
+        let rules = try ruleSet(
+            """
+              - name: orders-cdc
+                when: { topic: "pg.public.*", key: "*", json: { /payload/source/table: orders, /payload/op: [c, u, d] } }
+                sync: ["\(debezium)"]
+              - name: slash-key
+                when: { topic: "pg.public.*", json: { "/a~1b/c~0d": 1 } }
+                sync: ["\(orders)"]
+            """)
         let event = IncomingEvent(topic: "pg.public.orders", key: Array("1042".utf8), value: Fixtures.bytes("debezium-orders.json"))
         #expect(ids(rules.evaluate(event)) == [debezium])
         #expect(ids(rules.evaluate(IncomingEvent(topic: "pg.public.x", key: [], value: Array(#"{"a/b":{"c~d":1}}"#.utf8)))) == [orders])
     }
 
     @Test func syncFromTakesValidatedIDsFromTheEvent() throws {
-        let rules = try ruleSet("""
-          - { name: named, when: { topic: cdi.requests }, sync_from: /integration_id, allow: ["\(orders)", "\(users)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: named, when: { topic: cdi.requests }, sync_from: /integration_id, allow: ["\(orders)", "\(users)"] }
+            """)
         func evaluate(_ json: String) -> RuleMatch { rules.evaluate(IncomingEvent(topic: "cdi.requests", value: Array(json.utf8))) }
         #expect(ids(evaluate(#"{"integration_id":"\#(orders.uppercased())"}"#)) == [orders])
         #expect(ids(evaluate(#"{"integration_id":["\#(orders)","\#(users)"]}"#)) == [orders, users])
         #expect(evaluate(#"{"integration_id":"\#(debezium)"}"#).problems.map(\.reason) == [.integrationNotAllowed])
-        #expect(rules.evaluate(IncomingEvent(topic: "cdi.requests", value: Fixtures.bytes("malformed/sync-from-not-uuid.json"))).problems.map(\.reason) == [.invalidIntegrationID])
-        #expect(rules.evaluate(IncomingEvent(topic: "cdi.requests", value: Fixtures.bytes("malformed/sync-from-number.json"))).problems.map(\.reason) == [.syncFromNotString])
+        #expect(
+            rules.evaluate(IncomingEvent(topic: "cdi.requests", value: Fixtures.bytes("malformed/sync-from-not-uuid.json"))).problems.map(\.reason)
+                == [.invalidIntegrationID])
+        #expect(
+            rules.evaluate(IncomingEvent(topic: "cdi.requests", value: Fixtures.bytes("malformed/sync-from-number.json"))).problems.map(\.reason) == [
+                .syncFromNotString
+            ])
         #expect(evaluate(#"{"other":1}"#).problems.map(\.reason) == [.missingField])
     }
 
     @Test func malformedValuesMatchNoJSONRuleAndAreClassified() throws {
-        let rules = try ruleSet("""
-          - { name: json, when: { topic: t, json: { /table: ORDERS } }, sync: ["\(orders)"] }
-          - { name: any, when: { topic: t }, sync: ["\(users)"] }
-        """)
+        let rules = try ruleSet(
+            """
+              - { name: json, when: { topic: t, json: { /table: ORDERS } }, sync: ["\(orders)"] }
+              - { name: any, when: { topic: t }, sync: ["\(users)"] }
+            """)
         let expectations: [(String, InvalidReason?)] = [
             ("malformed/truncated.json", .invalidJSON), ("malformed/invalid-utf8.bin", .invalidUTF8),
             ("malformed/deep-nesting.json", .tooDeep), ("malformed/empty.bin", .empty),
@@ -141,7 +155,9 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
 
 @Suite struct JSONParserTests {
     @Test func agreesWithFoundationOnSamples() throws {
-        for file in ["cloudevents-structured.json", "debezium-orders.json", "dbt-job-run-completed.json", "fivetran-sync-end.json", "warehouse-load.json"] {
+        for file in [
+            "cloudevents-structured.json", "debezium-orders.json", "dbt-job-run-completed.json", "fivetran-sync-end.json", "warehouse-load.json",
+        ] {
             let bytes = Fixtures.bytes(file)
             let ours = try JSONParser.parse(bytes)
             let theirs = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])

@@ -22,7 +22,9 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
 
     @Test func handoverSpendsNoBudgetTwice() {
         var old = coordinator(triggers: RateLimit(count: 3, window: .seconds(60)))
-        for (i, key) in [keyA, keyB, IntegrationKey(target: target, integrationID: "c"), IntegrationKey(target: target, integrationID: "d")].enumerated() {
+        for (i, key) in [keyA, keyB, IntegrationKey(target: target, integrationID: "c"), IntegrationKey(target: target, integrationID: "d")]
+            .enumerated()
+        {
             _ = old.consume(Int64(i), [key], at: 0)
         }
         #expect(triggers(old.tick(at: at(10))).count == 3)
@@ -56,7 +58,8 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
         }
         #expect(polls(first) == [keyA], "the first call is a status poll, not a trigger")
         #expect(triggers(new.statusCompleted(keyA, result: .running, at: at(now + 0.1))).isEmpty)
-        #expect(triggers(new.statusCompleted(keyA, result: .finished(duration: .seconds(30)), at: at(now + 0.1))).isEmpty, "no status poll was in flight")
+        #expect(
+            triggers(new.statusCompleted(keyA, result: .finished(duration: .seconds(30)), at: at(now + 0.1))).isEmpty, "no status poll was in flight")
     }
 
     @Test func runningJobsLearnedDurationsAndDisabledIntegrationsSurvive() {
@@ -127,7 +130,8 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
     }
 
     @Test(arguments: [
-        "", "{", "null", "[]", "{\"version\":1}", "{\"version\":2,\"target\":\"braze\",\"writtenAt\":0,\"triggersSent\":[],\"statusesSent\":[],\"integrations\":[]}",
+        "", "{", "null", "[]", "{\"version\":1}",
+        "{\"version\":2,\"target\":\"braze\",\"writtenAt\":0,\"triggersSent\":[],\"statusesSent\":[],\"integrations\":[]}",
         "{\"version\":1,\"target\":\"other\",\"writtenAt\":0,\"triggersSent\":[],\"statusesSent\":[],\"integrations\":[]}",
     ])
     func corruptOrForeignRecordsAreRefused(_ text: String) {
@@ -137,8 +141,11 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
     @Test func absurdTimesInARecordAreClampedAndNeverTrap() {
         let record = TargetSchedule(
             target: target, writtenAt: 1e300, triggersSent: Array(repeating: 1e308, count: 1000), statusesSent: [-1e308],
-            triggersBlockedUntil: 9e300, integrations: [
-                IntegrationSchedule(id: keyA.integrationID, job: .running, runningSince: -1e300, nextPollAt: 1e300, durations: [1e300, -5, .greatestFiniteMagnitude], disabledStatus: 500),
+            triggersBlockedUntil: 9e300,
+            integrations: [
+                IntegrationSchedule(
+                    id: keyA.integrationID, job: .running, runningSince: -1e300, nextPollAt: 1e300, durations: [1e300, -5, .greatestFiniteMagnitude],
+                    disabledStatus: 500)
             ]
         )
         let decoded = TargetSchedule.decode(record.encoded(), target: target)
@@ -167,9 +174,12 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
     }
 
     @Test func aForwardingTargetFlushesOnItsIntervalAndWaitsOnNoJob() {
-        var c = Coordinator(settings: CoordinatorSettings(targets: [
-            target: TargetLimits(triggers: RateLimit(count: 1_000_000, window: .seconds(1)), statuses: RateLimit(count: 1, window: .seconds(1)), forwardEvery: .milliseconds(100)),
-        ]))
+        var c = Coordinator(
+            settings: CoordinatorSettings(targets: [
+                target: TargetLimits(
+                    triggers: RateLimit(count: 1_000_000, window: .seconds(1)), statuses: RateLimit(count: 1, window: .seconds(1)),
+                    forwardEvery: .milliseconds(100))
+            ]))
         _ = c.consume(0, [keyA], at: 0)
         _ = c.consume(1, [keyA], at: 0.05)
         #expect(triggers(c.tick(at: at(0.09))).isEmpty)

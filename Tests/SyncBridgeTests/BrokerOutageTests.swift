@@ -34,7 +34,8 @@ import SyncBridgeCore
         // the scheduling, not a rebalance.
         let config = stack.configText(quiet: "200ms", maxDelay: "1s")
             .replacingOccurrences(of: "session.timeout.ms: \"6000\"", with: "session.timeout.ms: \"45000\"")
-            .replacingOccurrences(of: "sync: [\"\(integrationItems)\"] }", with: "sync: [\"\(integrationItems)\"], coalesce: { quiet: 6s, max_delay: 6s } }")
+            .replacingOccurrences(
+                of: "sync: [\"\(integrationItems)\"] }", with: "sync: [\"\(integrationItems)\"], coalesce: { quiet: 6s, max_delay: 6s } }")
         try stack.startService(configText: config)
         try await stack.produce((0..<10).map { _ in (topic, event(table: "ORDERS")) })
         #expect(await stack.waitUntil { stack.recorder.committedTotal == 10 }, "the first burst is covered and committed")

@@ -6,15 +6,17 @@ import SyncBridgeCore
 /// `kafka.instance_id` turns on static membership.
 @Suite struct ConsumerDefaultsTests {
     func settings(_ yaml: String, environment: [String: String] = [:]) throws(ConfigErrors) -> KafkaSettings {
-        try ConfigLoader.load(text: """
-        kafka:
-          brokers: "localhost:9092"
-          group: g
-          topics: ["^warehouse\\\\..*"]
-        \(yaml)
-        targets: [ { name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K } ]
-        rules: [ { name: r, when: { topic: t }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] } ]
-        """, file: "sb.yaml", environment: environment).kafka
+        try ConfigLoader.load(
+            text: """
+                kafka:
+                  brokers: "localhost:9092"
+                  group: g
+                  topics: ["^warehouse\\\\..*"]
+                \(yaml)
+                targets: [ { name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K } ]
+                rules: [ { name: r, when: { topic: t }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] } ]
+                """, file: "sb.yaml", environment: environment
+        ).kafka
     }
 
     @Test func defaultsSuitAControlPlaneConsumer() throws {
@@ -27,10 +29,12 @@ import SyncBridgeCore
     }
 
     @Test func theUsersPropertiesWin() throws {
-        let properties = SyncService.consumerProperties(try settings("""
-          properties: { session.timeout.ms: "30000", group.instance.id: from-properties }
-          instance_id: from-setting
-        """))
+        let properties = SyncService.consumerProperties(
+            try settings(
+                """
+                  properties: { session.timeout.ms: "30000", group.instance.id: from-properties }
+                  instance_id: from-setting
+                """))
         #expect(properties["session.timeout.ms"] == "30000")
         #expect(properties["group.instance.id"] == "from-properties")
     }

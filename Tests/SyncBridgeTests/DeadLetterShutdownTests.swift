@@ -23,7 +23,9 @@ import SyncBridgeCore
         let settled = await stack.waitUntil(seconds: 5) { stack.service.engine.requestsInFlight == 0 }
         #expect(settled, "no retry outlives the shutdown")
         #expect(stack.recorder.deadLetters.withLock { $0.isEmpty })
-        #expect(stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == nil, "an unwritten dead letter is not committed")
+        #expect(
+            stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == nil,
+            "an unwritten dead letter is not committed")
         await stack.shutdown()
     }
 }

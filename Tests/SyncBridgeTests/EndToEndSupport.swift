@@ -65,16 +65,19 @@ final class Stack: @unchecked Sendable {
         simulator = BrazeSimulator(config: config, logger: quietLogger())
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let simulator = simulator
-        tasks.append(Task {
-            try await simulator.run(port: 0) { port in
-                continuation.yield(port)
-                continuation.finish()
-            }
-        })
+        tasks.append(
+            Task {
+                try await simulator.run(port: 0) { port in
+                    continuation.yield(port)
+                    continuation.finish()
+                }
+            })
         for await port in ports { simulatorPort = port }
     }
 
-    func configText(apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s", maxUncommitted: Int = 1_000_000, rateLimit: String = "20/1m") -> String {
+    func configText(
+        apiKeyEnv: String = "E2E_KEY", quiet: String = "500ms", maxDelay: String = "5s", maxUncommitted: Int = 1_000_000, rateLimit: String = "20/1m"
+    ) -> String {
         """
         kafka:
           brokers: "\(cluster.bootstrapServers)"

@@ -17,7 +17,10 @@ import SyncBridgeCore
         let log = await stack.simulator.requests()
         let triggers = log.filter { $0.kind == .trigger }
         // One trigger per integration for the burst, each accepted.
-        #expect(Dictionary(grouping: triggers, by: { $0.integrationID ?? "" }).mapValues(\.count) == [integrationOrders: 1, integrationUsers: 1, integrationItems: 1])
+        #expect(
+            Dictionary(grouping: triggers, by: { $0.integrationID ?? "" }).mapValues(\.count) == [
+                integrationOrders: 1, integrationUsers: 1, integrationItems: 1,
+            ])
         #expect(triggers.allSatisfy { $0.status == 202 })
         // G1: each event was consumed before the accepted trigger that covers it was received.
         let accepted = Dictionary(uniqueKeysWithValues: triggers.map { ($0.integrationID ?? "", $0.receivedAt) })
@@ -85,7 +88,8 @@ import SyncBridgeCore
         #expect(await stack.waitUntil { stack.recorder.commits.withLock { $0[PartitionID(topic: "cdi.requests", partition: 0)] } == 1 })
         let dead = try await readDeadLetters(stack, count: 1)
         #expect(dead.count == 1)
-        let headers = Dictionary(dead.first?.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) } ?? [], uniquingKeysWith: { $1 })
+        let headers = Dictionary(
+            dead.first?.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) } ?? [], uniquingKeysWith: { $1 })
         #expect(headers["syncbridge.reason"] == "integration_not_found")
         #expect(headers["syncbridge.integration_id"] == missingIntegration)
         #expect(headers["syncbridge.status"] == "404")
@@ -153,7 +157,8 @@ import SyncBridgeCore
     @Test func G8_oversizedAndDeeplyNestedValuesAreCountedAndCommitted() async throws {
         let stack = try await Stack(simulator: simulatorConfig(), partitions: 1)
         try stack.startService()
-        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/samples/malformed")
+        let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/samples/malformed")
         let deep = try [UInt8](Data(contentsOf: samples.appendingPathComponent("deep-nesting.json")))
         // Valid JSON that would match the orders rule, but over the 1 MiB cap.
         let padding = String(repeating: "x", count: 1 << 20)
@@ -183,7 +188,10 @@ import SyncBridgeCore
             return stack.recorder.committedTotal == 1500
         }
         try await produced.value
-        #expect(done, "all 1500 offsets committed; committed \(stack.recorder.committedTotal), uncommitted \(stack.service.uncommittedEvents), consumed \(stack.recorder.consumedCount)")
+        #expect(
+            done,
+            "all 1500 offsets committed; committed \(stack.recorder.committedTotal), uncommitted \(stack.service.uncommittedEvents), consumed \(stack.recorder.consumedCount)"
+        )
         #expect(sawThrottled, "some partitions were paused")
         // Pausing skipped nothing: every record was consumed (some more than once is fine).
         #expect(Set(stack.recorder.consumedEvents.withLock { $0.map(\.ref) }).count == 1500)
@@ -197,7 +205,8 @@ import SyncBridgeCore
 func readDeadLetters(_ stack: Stack, count: Int) async throws -> [KafkaMessage] {
     let bootstrap = stack.cluster.bootstrapServers
     return try await onOwnThread {
-        let consumer = try KafkaConsumer(bootstrapServers: bootstrap, groupID: "dlq-reader-\(UUID())", topics: [deadLetterTopic], properties: quickGroup)
+        let consumer = try KafkaConsumer(
+            bootstrapServers: bootstrap, groupID: "dlq-reader-\(UUID())", topics: [deadLetterTopic], properties: quickGroup)
         defer { consumer.close() }
         var messages: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .seconds(15)

@@ -28,7 +28,8 @@ final class HTTPStack: @unchecked Sendable {
     init(http: String, environment: [String: String] = [:], adjust: (String) -> String = { $0 }) async throws {
         stack = try await Stack(simulator: simulatorConfig())
         let config = try ConfigLoader.load(text: adjust(stack.configText()) + "\nhttp: \(http)\n", file: "e2e.yaml")
-        service = try SyncService(config: config, environment: environment.merging(["E2E_KEY": "e2e-key"]) { a, _ in a }, logger: quietLogger(), observer: stack.recorder)
+        service = try SyncService(
+            config: config, environment: environment.merging(["E2E_KEY": "e2e-key"]) { a, _ in a }, logger: quietLogger(), observer: stack.recorder)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try HTTPEndpoints.application(for: service, listen: "127.0.0.1:0") { port in
             continuation.yield(port)

@@ -86,7 +86,10 @@ func topicExists(_ name: String, on cluster: EmbeddedKafkaCluster) async throws 
     @Test func Ingress_patternTopicsMustExistAndNewOnesAreConsumedSoon() async throws {
         let http = try await HTTPStack(http: "{ ingress_timeout: 5s }") { config in
             config
-                .replacingOccurrences(of: #"topics: ["warehouse.prod.data-updated", "cdi.requests"]"#, with: #"topics: ["warehouse.prod.data-updated", "cdi.requests", "^hooks[.].+$", "ghost.topic"]"#)
+                .replacingOccurrences(
+                    of: #"topics: ["warehouse.prod.data-updated", "cdi.requests"]"#,
+                    with: #"topics: ["warehouse.prod.data-updated", "cdi.requests", "^hooks[.].+$", "ghost.topic"]"#
+                )
                 // The default under test: no refresh interval of the test's own.
                 .replacingOccurrences(of: #"topic.metadata.refresh.interval.ms: "500", "#, with: "")
         }
@@ -223,19 +226,21 @@ func topicExists(_ name: String, on cluster: EmbeddedKafkaCluster) async throws 
         let partial = "POST /v1/events/\(topic) HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
         var holders: [RawHTTPConnection] = []
         for _ in 0..<2 {
-            holders.append(try await onOwnThread {
-                let connection = try RawHTTPConnection(port: port)
-                connection.send(partial)
-                return connection
-            })
+            holders.append(
+                try await onOwnThread {
+                    let connection = try RawHTTPConnection(port: port)
+                    connection.send(partial)
+                    return connection
+                })
         }
         let unsigned = rawPost(topic, body: paddedEvent(size: 1000))
         var refusal = ""
-        #expect(await http.stack.waitUntil(seconds: 10) {
-            guard let response = try? await http.raw(unsigned), response.status == 503 else { return false }
-            refusal = response.readResponse(seconds: 0)
-            return true
-        })
+        #expect(
+            await http.stack.waitUntil(seconds: 10) {
+                guard let response = try? await http.raw(unsigned), response.status == 503 else { return false }
+                refusal = response.readResponse(seconds: 0)
+                return true
+            })
         #expect(refusal.contains("Retry-After: 1"))
         #expect(refusal.contains("http.max_inflight_body"))
 
@@ -286,13 +291,13 @@ func topicExists(_ name: String, on cluster: EmbeddedKafkaCluster) async throws 
     @Test func Ingress_limitsAreCheckedAtLoad() throws {
         func problems(_ http: String) -> String {
             let text = """
-            kafka: { brokers: "localhost:9092", group: g, topics: [t.one] }
-            targets:
-              - { name: braze, endpoint: "https://rest.iad-03.braze.com", api_key_env: K, rate_limit: "20/1m" }
-            rules:
-              - { name: r, when: { topic: t.one }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }
-            http: \(http)
-            """
+                kafka: { brokers: "localhost:9092", group: g, topics: [t.one] }
+                targets:
+                  - { name: braze, endpoint: "https://rest.iad-03.braze.com", api_key_env: K, rate_limit: "20/1m" }
+                rules:
+                  - { name: r, when: { topic: t.one }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }
+                http: \(http)
+                """
             do {
                 _ = try ConfigLoader.load(text: text, file: "c.yaml")
                 return ""
@@ -307,14 +312,15 @@ func topicExists(_ name: String, on cluster: EmbeddedKafkaCluster) async throws 
         #expect(problems("{ read_timeout: 0s }").contains("http.read_timeout must be at least 1ms"))
         #expect(problems("{ max_body: 100MiB, max_connections: 10, idle_timeout: 5s, header_timeout: 2s, read_timeout: 3s }") == "")
 
-        let config = try ConfigLoader.load(text: """
-            kafka: { brokers: "localhost:9092", group: g, topics: [t.one] }
-            targets:
-              - { name: braze, endpoint: "https://rest.iad-03.braze.com", api_key_env: K, rate_limit: "20/1m" }
-            rules:
-              - { name: r, when: { topic: t.one }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }
-            http: { max_body: 8MiB }
-            """, file: "c.yaml")
+        let config = try ConfigLoader.load(
+            text: """
+                kafka: { brokers: "localhost:9092", group: g, topics: [t.one] }
+                targets:
+                  - { name: braze, endpoint: "https://rest.iad-03.braze.com", api_key_env: K, rate_limit: "20/1m" }
+                rules:
+                  - { name: r, when: { topic: t.one }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }
+                http: { max_body: 8MiB }
+                """, file: "c.yaml")
         #expect(config.http.maxConnections == 256)
         #expect(config.http.maxInflightBody == 64 << 20)
         #expect(config.http.idleTimeout == .seconds(60) && config.http.headerTimeout == .seconds(10) && config.http.readTimeout == .seconds(30))
@@ -338,4 +344,3 @@ func topicExists(_ name: String, on cluster: EmbeddedKafkaCluster) async throws 
         #expect(failure.message.contains("[a-zA-Z0-9._-]"))
     }
 }
-

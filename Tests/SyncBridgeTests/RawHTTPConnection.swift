@@ -106,7 +106,7 @@ final class RawHTTPConnection: @unchecked Sendable {
         guard let headEnd = text.range(of: "\r\n\r\n") else { return false }
         let head = text[..<headEnd.lowerBound].lowercased()
         guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-              let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
         else { return true }
         return text.utf8.count - text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) >= length
     }

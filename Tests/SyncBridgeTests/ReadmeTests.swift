@@ -92,11 +92,11 @@ import Testing
             case .rules:
                 files[block.name] = block.lines.joined(separator: "\n") + "\n"
                 files[wrapperName(forRules: block.name)] = """
-                kafka: { brokers: embedded, group: readme, topics: ["^.+$"] }
-                targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: BRAZE_API_KEY }]
-                rules_file: \(block.name)
+                    kafka: { brokers: embedded, group: readme, topics: ["^.+$"] }
+                    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: BRAZE_API_KEY }]
+                    rules_file: \(block.name)
 
-                """
+                    """
             case .commands:
                 break
             }

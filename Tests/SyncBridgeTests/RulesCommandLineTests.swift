@@ -18,7 +18,9 @@ import Testing
     static func requiredBinary() throws -> URL {
         if let given = ProcessInfo.processInfo.environment["SYNCBRIDGE_BINARY"] { return URL(fileURLWithPath: given) }
         guard let binary else {
-            throw CommandLineTestFailure(description: "the syncbridge binary is not beside the test bundle; build it (swift build --product syncbridge) or set SYNCBRIDGE_BINARY")
+            throw CommandLineTestFailure(
+                description:
+                    "the syncbridge binary is not beside the test bundle; build it (swift build --product syncbridge) or set SYNCBRIDGE_BINARY")
         }
         return binary
     }
@@ -48,16 +50,17 @@ import Testing
     }
 
     static let config = """
-    kafka: { brokers: embedded, group: g, topics: [warehouse.prod.data-updated] }
-    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-    rules_file: rules.yaml
-    """
+        kafka: { brokers: embedded, group: g, topics: [warehouse.prod.data-updated] }
+        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+        rules_file: rules.yaml
+        """
 
     @Test
     func G9_checkExitsZeroForValidRulesAndTwoWithFileAndLine() throws {
         let directory = try Self.write([
             "ok.yaml": Self.config,
-            "rules.yaml": "- { name: orders, when: { topic: \"warehouse.*.data-updated\", json: { /table: ORDERS } }, sync: [\"\(integrationOrders)\"] }\n",
+            "rules.yaml":
+                "- { name: orders, when: { topic: \"warehouse.*.data-updated\", json: { /table: ORDERS } }, sync: [\"\(integrationOrders)\"] }\n",
             "bad.yaml": Self.config.replacingOccurrences(of: "rules.yaml", with: "bad-rules.yaml"),
             "bad-rules.yaml": "- name: orders\n  when: { topic: t }\n  sync: [not-a-uuid]\n",
         ])
@@ -70,7 +73,9 @@ import Testing
 
         let bad = try Self.run(["rules", "check", "--config", directory.appendingPathComponent("bad.yaml").path])
         #expect(bad.status == 2)
-        #expect(bad.stderr.hasPrefix("\(directory.appendingPathComponent("bad-rules.yaml").path):3: rule 'orders': 'not-a-uuid' is not a Braze integration ID"))
+        #expect(
+            bad.stderr.hasPrefix(
+                "\(directory.appendingPathComponent("bad-rules.yaml").path):3: rule 'orders': 'not-a-uuid' is not a Braze integration ID"))
 
         let missing = try Self.run(["rules", "check", "--config", directory.appendingPathComponent("absent.yaml").path])
         #expect(missing.status == 2)
@@ -81,7 +86,8 @@ import Testing
     func testShowsTheMatchAndWhatItWouldTrigger() throws {
         let directory = try Self.write([
             "ok.yaml": Self.config,
-            "rules.yaml": "- { name: orders, when: { topic: \"warehouse.*.data-updated\", json: { /table: ORDERS } }, sync: [\"\(integrationOrders)\"] }\n",
+            "rules.yaml":
+                "- { name: orders, when: { topic: \"warehouse.*.data-updated\", json: { /table: ORDERS } }, sync: [\"\(integrationOrders)\"] }\n",
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("ok.yaml").path

@@ -40,12 +40,16 @@ import SyncBridgeCore
         #expect((try? reloaded.get())?.rules.count == 2)
 
         // An invalid file is refused with file:line and the reloaded rules keep running.
-        try "- { name: orders, when: { topic: t, json: { table: X } }, sync: [\"\(integrationItems)\"] }\n".write(to: rulesFile, atomically: true, encoding: .utf8)
+        try "- { name: orders, when: { topic: t, json: { table: X } }, sync: [\"\(integrationItems)\"] }\n".write(
+            to: rulesFile, atomically: true, encoding: .utf8)
         guard case .failure(let errors) = stack.service.reloadRules(from: configFile.path, environment: environment, reason: "test") else {
             Issue.record("an invalid rules file was accepted")
             return
         }
-        #expect(errors.issues.map(\.description) == ["\(rulesFile.path):1: rule 'orders' when.json: JSON pointer 'table' must start with '/' (RFC 6901), for example '/table'"])
+        #expect(
+            errors.issues.map(\.description) == [
+                "\(rulesFile.path):1: rule 'orders' when.json: JSON pointer 'table' must start with '/' (RFC 6901), for example '/table'"
+            ])
 
         try await stack.produce([(topic, event(table: "ORDERS"))])
         #expect(await stack.waitUntil { stack.recorder.committedTotal == 3 }, "every event covered and committed")

@@ -27,7 +27,9 @@ public func fuzzIngress(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         FuzzInput.require(signature.lowercased().contains(hex(decoded)), "\(FuzzInput.show(parts[1])) decoded to \(hex(decoded))")
     }
     let signatureExpected = decoded == mac
-    FuzzInput.require(auth.acceptsSignature(signature, body: body) == signatureExpected, "signature check of \(FuzzInput.show(parts[1])) is not \(signatureExpected)")
+    FuzzInput.require(
+        auth.acceptsSignature(signature, body: body) == signatureExpected,
+        "signature check of \(FuzzInput.show(parts[1])) is not \(signatureExpected)")
     // The real signature is accepted in every form senders use.
     for form in [hex(mac), hex(mac).uppercased(), "sha256=" + hex(mac), "SHA256=" + hex(mac).uppercased(), " " + hex(mac) + " "] {
         FuzzInput.require(auth.acceptsSignature(form, body: body), "the body's own signature refused as \(form)")
@@ -55,7 +57,8 @@ func isLegalTopic(_ name: String) -> Bool {
     let bytes = Array(name.utf8)
     let legal = bytes.allSatisfy { byte in
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "-")
     }
     return legal && (1...249).contains(bytes.count) && name != "." && name != ".."
 }
@@ -71,11 +74,11 @@ let secret = "webhook-secret"
 /// Configured the way the service does it: from a config's `http` section and the environment.
 let auth: IngressAuth = {
     let config = """
-    kafka: { brokers: embedded, group: g, topics: [t] }
-    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-    http: { listen: "127.0.0.1:8080", ingress_tokens: ["\(tokens[0])", "\(tokens[1])"], ingress_hmac: { secret_env: HOOK_SECRET } }
-    rules: [{ name: r, when: { topic: t }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }]
-    """
+        kafka: { brokers: embedded, group: g, topics: [t] }
+        targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+        http: { listen: "127.0.0.1:8080", ingress_tokens: ["\(tokens[0])", "\(tokens[1])"], ingress_hmac: { secret_env: HOOK_SECRET } }
+        rules: [{ name: r, when: { topic: t }, sync: ["3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"] }]
+        """
     let environment = ["HOOK_SECRET": secret, "K": "key"]
     do {
         let settings = try ConfigLoader.load(text: config, file: "ingress.yaml", environment: environment).http

@@ -42,7 +42,9 @@ func checkAgreement(_ bytes: [UInt8], _ full: Result<JSONValue, JSONError>, poin
         for pointer in pointers {
             let expected = document.resolve(pointer)
             let found = set.slot(of: pointer).map { values[$0] } ?? nil
-            FuzzInput.require(expected == found, "at \(pointer): parse has \(String(describing: expected)), extract \(String(describing: found)) on \(FuzzInput.show(bytes))")
+            FuzzInput.require(
+                expected == found,
+                "at \(pointer): parse has \(String(describing: expected)), extract \(String(describing: found)) on \(FuzzInput.show(bytes))")
         }
     case (.success, .failure(let error)):
         FuzzInput.require(false, "parse accepted, extract failed with \(error) on \(FuzzInput.show(bytes))")

@@ -35,12 +35,12 @@ public func fuzzRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 let configPrefix = """
-kafka: { brokers: embedded, group: g, topics: [t] }
-targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
-coalesce: { quiet: 10s, max_delay: 2m }
-rules:
+    kafka: { brokers: embedded, group: g, topics: [t] }
+    targets: [{ name: braze, endpoint: "https://rest.iad-01.braze.com", api_key_env: K }]
+    coalesce: { quiet: 10s, max_delay: 2m }
+    rules:
 
-"""
+    """
 
 func event(_ bytes: [UInt8]) -> IncomingEvent {
     var lines: [String] = []
@@ -65,7 +65,7 @@ func event(_ bytes: [UInt8]) -> IncomingEvent {
         } else if line.contains(":") {
             headers += FuzzInput.headerFields([line]).map { ($0.name, Array($0.value.utf8)) }
         } else {
-            headers.append((line, nil)) // Kafka headers may have no value
+            headers.append((line, nil))  // Kafka headers may have no value
         }
     }
     return IncomingEvent(topic: topic, key: key, headers: headers, value: value)

@@ -13,11 +13,13 @@ enum RDKafkaConfiguration {
             rd_kafka_conf_destroy(conf)
             let detail = string(from: reason)
             if result == RD_KAFKA_CONF_UNKNOWN {
-                throw KafkaError(message: "kafka.properties: unknown property '\(name)': \(detail). "
-                    + "Remove it or fix its spelling (see librdkafka's CONFIGURATION.md for valid names).")
+                throw KafkaError(
+                    message: "kafka.properties: unknown property '\(name)': \(detail). "
+                        + "Remove it or fix its spelling (see librdkafka's CONFIGURATION.md for valid names).")
             }
-            throw KafkaError(message: "kafka.properties: invalid value '\(value)' for '\(name)': \(detail). "
-                + "Use a value of the type and range documented in librdkafka's CONFIGURATION.md.")
+            throw KafkaError(
+                message: "kafka.properties: invalid value '\(value)' for '\(name)': \(detail). "
+                    + "Use a value of the type and range documented in librdkafka's CONFIGURATION.md.")
         }
         return conf
     }
@@ -27,8 +29,9 @@ enum RDKafkaConfiguration {
         var reason = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(type, conf, &reason, reason.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(message: "cannot create Kafka \(role): \(string(from: reason)). "
-                + "Check the client properties (bootstrap servers, security settings).")
+            throw KafkaError(
+                message: "cannot create Kafka \(role): \(string(from: reason)). "
+                    + "Check the client properties (bootstrap servers, security settings).")
         }
         return handle
     }

@@ -63,7 +63,9 @@ final class SchedulingStateStore: Sendable {
         owned.withLock { $0.formUnion(targets) }
         for (target, schedule) in schedules {
             if let schedule {
-                logger.info("target \(target): scheduling state restored (\(schedule.triggersSent.count) triggers in the window, \(schedule.integrations.filter { $0.job == .running }.count) jobs running)")
+                logger.info(
+                    "target \(target): scheduling state restored (\(schedule.triggersSent.count) triggers in the window, \(schedule.integrations.filter { $0.job == .running }.count) jobs running)"
+                )
             } else if latest[target] != nil {
                 logger.warning("target \(target): the state record is unreadable; starting cautiously (status before the first trigger)")
             } else {
@@ -156,7 +158,8 @@ final class SchedulingStateStore: Sendable {
 
     private func markUnhealthy() {
         if healthy.exchange(false, ordering: .relaxed) {
-            logger.warning("the state topic \(topic) is not acknowledging writes; Braze calls go ahead without waiting for their state record until it does")
+            logger.warning(
+                "the state topic \(topic) is not acknowledging writes; Braze calls go ahead without waiting for their state record until it does")
         }
     }
 }

@@ -35,7 +35,9 @@ public enum ConfigLoader {
         let coalesce = readCoalesce(top["coalesce"], &reader) ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
         var retry = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300))
         if let node = top["retry"], let entries = reader.mapping(node, named: "retry", allowed: retryKeys) {
-            if let value = entries["initial_backoff"].flatMap({ reader.duration($0, named: "retry.initial_backoff") }) { retry.initialBackoff = value }
+            if let value = entries["initial_backoff"].flatMap({ reader.duration($0, named: "retry.initial_backoff") }) {
+                retry.initialBackoff = value
+            }
             if let value = entries["max_backoff"].flatMap({ reader.duration($0, named: "retry.max_backoff") }) { retry.maxBackoff = value }
             if retry.maxBackoff < retry.initialBackoff { reader.report(node, "retry.max_backoff must not be shorter than retry.initial_backoff") }
         }
@@ -72,7 +74,9 @@ public enum ConfigLoader {
     }
 
     /// Loads a `rules_file`: a YAML list of rules.
-    public static func loadRules(path: String, environment: [String: String], targets: [String], defaultCoalesce: CoalescePolicy) throws(ConfigErrors) -> RuleSet {
+    public static func loadRules(
+        path: String, environment: [String: String], targets: [String], defaultCoalesce: CoalescePolicy
+    ) throws(ConfigErrors) -> RuleSet {
         let text = try readFile(path, referencedFrom: nil)
         var reader = YAMLReader(file: path, environment: environment)
         let (composed, duplicateKeys) = try YAMLReader.compose(text, file: path)
@@ -139,8 +143,13 @@ public enum ConfigLoader {
         }
         var mode = KafkaMode.direct
         if let node = entries["mode"], let text = reader.string(node, named: "kafka.mode") {
-            if let parsed = KafkaMode(rawValue: text) { mode = parsed } else {
-                reader.report(node, "kafka.mode '\(text)' is not a mode; use 'direct' (one replica) or 'partitioned' (several replicas sharing each workspace's budget)")
+            if let parsed = KafkaMode(rawValue: text) {
+                mode = parsed
+            } else {
+                reader.report(
+                    node,
+                    "kafka.mode '\(text)' is not a mode; use 'direct' (one replica) or 'partitioned' (several replicas sharing each workspace's budget)"
+                )
             }
         }
         let requestsTopic = entries["requests_topic"].flatMap { node -> String? in
@@ -152,7 +161,10 @@ public enum ConfigLoader {
         var stateTopicSetting: String?? = nil
         if let node = entries["state_topic"], let name = reader.string(node, named: "kafka.state_topic") {
             if name.isEmpty {
-                if mode == .partitioned { reader.report(node, "kafka.state_topic may not be empty in partitioned mode: a new owner needs it to take over a workspace's budget") }
+                if mode == .partitioned {
+                    reader.report(
+                        node, "kafka.state_topic may not be empty in partitioned mode: a new owner needs it to take over a workspace's budget")
+                }
                 stateTopicSetting = .some(nil)
             } else {
                 if let problem = KafkaTopicName.problem(with: name) { reader.report(node, "kafka.state_topic: \(problem)") }
@@ -161,7 +173,9 @@ public enum ConfigLoader {
         }
         var maxUncommitted = KafkaSettings.defaultMaxUncommitted
         if let node = entries["max_uncommitted"], let text = reader.string(node, named: "kafka.max_uncommitted") {
-            if let value = Int(saturatingDecimal: text), value > 0, value <= ConfigLimits.maxUncommitted { maxUncommitted = value } else {
+            if let value = Int(saturatingDecimal: text), value > 0, value <= ConfigLimits.maxUncommitted {
+                maxUncommitted = value
+            } else {
                 reader.report(node, "kafka.max_uncommitted '\(text)' must be a whole number of events from 1 to \(ConfigLimits.maxUncommitted)")
             }
         }
@@ -215,13 +229,21 @@ public enum ConfigLoader {
                 reader.report(second, "target '\(name)': give api_key_env or api_key_file, not both")
                 continue
             case (nil, nil):
-                reader.report(item, "target '\(name)' needs api_key_env (an environment variable name) or api_key_file; the key itself never goes in the config")
+                reader.report(
+                    item, "target '\(name)' needs api_key_env (an environment variable name) or api_key_file; the key itself never goes in the config"
+                )
                 continue
             }
-            let rateLimit = entries["rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).rate_limit") } ?? RateLimit(count: 20, window: .seconds(60))
-            let statusLimit = entries["status_rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).status_rate_limit") } ?? RateLimit(count: 100, window: .seconds(60))
+            let rateLimit =
+                entries["rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).rate_limit") }
+                ?? RateLimit(count: 20, window: .seconds(60))
+            let statusLimit =
+                entries["status_rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).status_rate_limit") }
+                ?? RateLimit(count: 100, window: .seconds(60))
             let timeout = entries["timeout"].flatMap { reader.duration($0, named: "targets.\(name).timeout") } ?? .seconds(10)
-            targets.append(TargetSettings(name: name, endpoint: endpoint, apiKeySource: keySource, rateLimit: rateLimit, statusRateLimit: statusLimit, timeout: timeout))
+            targets.append(
+                TargetSettings(
+                    name: name, endpoint: endpoint, apiKeySource: keySource, rateLimit: rateLimit, statusRateLimit: statusLimit, timeout: timeout))
         }
         if targets.isEmpty, reader.issues.isEmpty { reader.report(node, "targets is empty; add at least one Braze target") }
         return targets
@@ -232,32 +254,41 @@ public enum ConfigLoader {
         var policy = base ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
         if let value = entries["quiet"].flatMap({ reader.duration($0, named: "coalesce.quiet") }) { policy.quiet = value }
         if let value = entries["max_delay"].flatMap({ reader.duration($0, named: "coalesce.max_delay") }) { policy.maxDelay = value }
-        if policy.maxDelay < policy.quiet { reader.report(node, "coalesce.max_delay (\(policy.maxDelay.configText)) must not be shorter than coalesce.quiet (\(policy.quiet.configText))") }
+        if policy.maxDelay < policy.quiet {
+            reader.report(
+                node, "coalesce.max_delay (\(policy.maxDelay.configText)) must not be shorter than coalesce.quiet (\(policy.quiet.configText))")
+        }
         return policy
     }
 
     private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
-        var settings = HTTPSettings(listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: HTTPSettings.defaultMaxBody, ingressTimeout: .seconds(10))
+        var settings = HTTPSettings(
+            listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: HTTPSettings.defaultMaxBody, ingressTimeout: .seconds(10))
         guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
         settings.listen = entries["listen"].flatMap { node -> String? in
             guard let text = reader.string(node, named: "http.listen") else { return nil }
             do { _ = try ListenAddress(parsing: text) } catch { reader.report(node, "http.listen \(error)") }
             return text
         }
-        settings.ingressTokens = entries["ingress_tokens"].flatMap { (node: Node) -> [String]? in
-            guard let tokens = reader.strings(node, named: "http.ingress_tokens") else { return nil }
-            // Point at the entry itself when every entry could be read.
-            let items: [Node] = if case .sequence(let s) = node, s.count == tokens.count { Array(s) } else { Array(repeating: node, count: tokens.count) }
-            for (token, item) in zip(tokens, items) {
-                if let problem = ingressTokenProblem(token) { reader.report(item, "http.ingress_tokens entry \(problem)") }
-            }
-            return tokens
-        } ?? []
+        settings.ingressTokens =
+            entries["ingress_tokens"].flatMap { (node: Node) -> [String]? in
+                guard let tokens = reader.strings(node, named: "http.ingress_tokens") else { return nil }
+                // Point at the entry itself when every entry could be read.
+                let items: [Node] =
+                    if case .sequence(let s) = node, s.count == tokens.count { Array(s) } else { Array(repeating: node, count: tokens.count) }
+                for (token, item) in zip(tokens, items) {
+                    if let problem = ingressTokenProblem(token) { reader.report(item, "http.ingress_tokens entry \(problem)") }
+                }
+                return tokens
+            } ?? []
         settings.ingressHMAC = entries["ingress_hmac"].flatMap { readHMAC($0, &reader) }
         if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
             if let bytes = parseByteSize(text) {
                 if bytes > HTTPSettings.maxBodyCap {
-                    reader.report(bodyNode, "http.max_body '\(text)' is over the limit of \(HTTPSettings.maxBodyCap >> 20)MiB; webhook bodies this large belong in object storage, with a reference in the event")
+                    reader.report(
+                        bodyNode,
+                        "http.max_body '\(text)' is over the limit of \(HTTPSettings.maxBodyCap >> 20)MiB; webhook bodies this large belong in object storage, with a reference in the event"
+                    )
                 } else {
                     settings.maxBody = bytes
                 }
@@ -266,8 +297,11 @@ public enum ConfigLoader {
             }
         }
         if let node = entries["max_connections"], let text = reader.string(node, named: "http.max_connections") {
-            if let value = Int(text), (1...1_000_000).contains(value) { settings.maxConnections = value } else {
-                reader.report(node, "http.max_connections '\(text)' must be a whole number from 1 to 1000000, like \(HTTPSettings.defaultMaxConnections)")
+            if let value = Int(text), (1...1_000_000).contains(value) {
+                settings.maxConnections = value
+            } else {
+                reader.report(
+                    node, "http.max_connections '\(text)' must be a whole number from 1 to 1000000, like \(HTTPSettings.defaultMaxConnections)")
             }
         }
         if let node = entries["max_inflight_body"], let text = reader.string(node, named: "http.max_inflight_body") {
@@ -275,7 +309,10 @@ public enum ConfigLoader {
                 if bytes > ConfigLimits.maxByteSize {
                     reader.report(node, "http.max_inflight_body '\(text)' is too large; the maximum is \(ConfigLimits.maxByteSize) bytes (1GB)")
                 } else if bytes < settings.maxBody {
-                    reader.report(node, "http.max_inflight_body '\(text)' is smaller than http.max_body (\(settings.maxBody) bytes), so the largest allowed body could never be accepted; raise it")
+                    reader.report(
+                        node,
+                        "http.max_inflight_body '\(text)' is smaller than http.max_body (\(settings.maxBody) bytes), so the largest allowed body could never be accepted; raise it"
+                    )
                 } else {
                     settings.maxInflightBody = bytes
                 }
@@ -294,7 +331,11 @@ public enum ConfigLoader {
         }
         if let timeoutNode = entries["ingress_timeout"], let value = reader.duration(timeoutNode, named: "http.ingress_timeout") {
             // librdkafka's message.timeout.ms: whole milliseconds, and 0 would mean "wait forever".
-            if value < .milliseconds(1) { reader.report(timeoutNode, "http.ingress_timeout must be at least 1ms") } else { settings.ingressTimeout = value }
+            if value < .milliseconds(1) {
+                reader.report(timeoutNode, "http.ingress_timeout must be at least 1ms")
+            } else {
+                settings.ingressTimeout = value
+            }
         }
         return settings
     }
@@ -313,7 +354,8 @@ public enum ConfigLoader {
             reader.report(second, "http.ingress_hmac: give secret_env or secret_file, not both")
             return nil
         case (nil, nil):
-            reader.report(node, "http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config")
+            reader.report(
+                node, "http.ingress_hmac needs secret_env (an environment variable name) or secret_file; the secret itself never goes in the config")
             return nil
         }
         var header = IngressHMACSettings.defaultHeader

@@ -24,7 +24,7 @@ enum DuplicateKeys {
                 return (restoringKeys(root, file: file, issues: &issues), issues)
             } catch let error as YamlError {
                 guard case .duplicatedKeysInMapping(_, let context) = error, renames < maxRenames,
-                      let renamed = renaming(keyAt: context.mark, in: text, as: renames)
+                    let renamed = renaming(keyAt: context.mark, in: text, as: renames)
                 else { throw error }
                 text = renamed
                 renames += 1
@@ -92,7 +92,8 @@ enum DuplicateKeys {
                 let line = restored.mark?.line ?? 1
                 if let firstLine = firstLines[restored] {
                     let name = restored.string.map { "'\($0)'" } ?? "a key"
-                    issues.append(ConfigIssue(file: file, line: line, message: "duplicate key \(name), first given on line \(firstLine); keep one of them"))
+                    issues.append(
+                        ConfigIssue(file: file, line: line, message: "duplicate key \(name), first given on line \(firstLine); keep one of them"))
                     continue
                 }
                 firstLines[restored] = line
@@ -100,7 +101,8 @@ enum DuplicateKeys {
             }
             return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark))
         case .sequence(let sequence):
-            return .sequence(Node.Sequence(sequence.map { restoringKeys($0, file: file, issues: &issues) }, sequence.tag, sequence.style, sequence.mark))
+            return .sequence(
+                Node.Sequence(sequence.map { restoringKeys($0, file: file, issues: &issues) }, sequence.tag, sequence.style, sequence.mark))
         default:
             return node
         }

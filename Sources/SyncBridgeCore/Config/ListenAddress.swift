@@ -32,15 +32,18 @@ public struct ListenAddress: Equatable, Sendable, CustomStringConvertible {
         let portPart = text[text.index(after: colon)...]
         guard !portPart.isEmpty else { throw invalid("has no port after the colon") }
         guard portPart.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              let port = Int(saturatingDecimal: portPart), port <= 65535
+            let port = Int(saturatingDecimal: portPart), port <= 65535
         else { throw invalid("has port '\(portPart.prefix(20))', which is not a number from 0 to 65535") }
 
         let host: Substring
         if hostPart.hasPrefix("[") {
             guard hostPart.hasSuffix("]"), hostPart.count > 2 else { throw invalid("has an unclosed or empty [IPv6] address") }
             host = hostPart.dropFirst().dropLast()
-            guard host.utf8.allSatisfy({ Self.isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "%") || Self.isNameByte($0) }),
-                  host.contains(":")
+            guard
+                host.utf8.allSatisfy({
+                    Self.isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "%") || Self.isNameByte($0)
+                }),
+                host.contains(":")
             else { throw invalid("has '\(hostPart.prefix(60))', which is not an IPv6 address") }
         } else {
             host = hostPart

@@ -65,7 +65,8 @@ struct YAMLReader {
                 continue
             }
             if !allowed.isEmpty, !allowed.contains(key) {
-                let hint = closestMatch(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? "; expected one of: \(allowed.joined(separator: ", "))"
+                let hint =
+                    closestMatch(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? "; expected one of: \(allowed.joined(separator: ", "))"
                 report(keyNode, "unknown key '\(key)' in \(context)\(hint)")
                 continue
             }

@@ -15,7 +15,8 @@ public struct TargetLimits: Equatable, Sendable {
         self.forwardEvery = forwardEvery
     }
 
-    public static let braze = TargetLimits(triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 100, window: .seconds(60)))
+    public static let braze = TargetLimits(
+        triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 100, window: .seconds(60)))
 }
 
 public struct CoordinatorSettings: Sendable {
@@ -129,12 +130,16 @@ public struct Coordinator: Sendable {
     public init(settings: CoordinatorSettings, seed: UInt64 = 0x5EED) {
         self.settings = settings
         self.random = SplitMix64(seed: seed)
-        self.targets = Dictionary(uniqueKeysWithValues: settings.targets.map { name, limits in
-            (name, Target(
-                name: name, triggers: RateBudget(limit: limits.triggers, margin: settings.sendMargin),
-                statuses: RateBudget(limit: limits.statuses, margin: settings.sendMargin)
-            ))
-        })
+        self.targets = Dictionary(
+            uniqueKeysWithValues: settings.targets.map { name, limits in
+                (
+                    name,
+                    Target(
+                        name: name, triggers: RateBudget(limit: limits.triggers, margin: settings.sendMargin),
+                        statuses: RateBudget(limit: limits.statuses, margin: settings.sendMargin)
+                    )
+                )
+            })
     }
 
     // MARK: - Inputs
@@ -185,7 +190,9 @@ public struct Coordinator: Sendable {
         return actions
     }
 
-    public mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint = .none, at now: Moment) -> [CoordinatorAction] {
+    public mutating func triggerCompleted(
+        _ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint = .none, at now: Moment
+    ) -> [CoordinatorAction] {
         guard var state = integrations[key], case .trigger(let batch, let sentAt, let probe)? = state.inFlight else { return [] }
         var actions: [CoordinatorAction] = []
         state.inFlight = nil
@@ -198,7 +205,8 @@ public struct Coordinator: Sendable {
         case .accepted:
             for event in batch { ledger.resolve(event.ref) }
             actions.append(.covered(key, latencies: batch.map { now - $0.consumedAt }))
-            state.job = settings.targets[key.target]?.forwardEvery != nil ? .idle : .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
+            state.job =
+                settings.targets[key.target]?.forwardEvery != nil ? .idle : .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
             state.failures = 0
             state.retryAt = nil
             if target.pause != nil {
@@ -219,7 +227,8 @@ public struct Coordinator: Sendable {
         case .rateLimited:
             state.pending = batch + state.pending
             target.rateLimitedStreak += 1
-            let resetAt = hint.resetAt.flatMap { $0 > now ? $0 : nil }
+            let resetAt =
+                hint.resetAt.flatMap { $0 > now ? $0 : nil }
                 ?? now + Backoff(policy: settings.retry).delay(attempt: target.rateLimitedStreak - 1, using: &random)
             target.triggers.block(until: resetAt)
         case .invalidID, .notFound:
@@ -249,7 +258,9 @@ public struct Coordinator: Sendable {
         return actions
     }
 
-    public mutating func statusCompleted(_ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint = .none, at now: Moment) -> [CoordinatorAction] {
+    public mutating func statusCompleted(
+        _ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint = .none, at now: Moment
+    ) -> [CoordinatorAction] {
         guard var state = integrations[key], case .status? = state.inFlight else { return [] }
         var actions: [CoordinatorAction] = []
         state.inFlight = nil
@@ -568,8 +579,10 @@ extension Coordinator {
             return
         }
         target.cautious = false
-        target.triggers.restore(sent: schedule.triggersSent.map(clock.moment), blockedUntil: schedule.triggersBlockedUntil.map(clock.moment), now: now)
-        target.statuses.restore(sent: schedule.statusesSent.map(clock.moment), blockedUntil: schedule.statusesBlockedUntil.map(clock.moment), now: now)
+        target.triggers.restore(
+            sent: schedule.triggersSent.map(clock.moment), blockedUntil: schedule.triggersBlockedUntil.map(clock.moment), now: now)
+        target.statuses.restore(
+            sent: schedule.statusesSent.map(clock.moment), blockedUntil: schedule.statusesBlockedUntil.map(clock.moment), now: now)
         targets[name] = target
         let restored = Dictionary(schedule.integrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var keys = Set(integrations.keys.filter { $0.target == name })
@@ -577,7 +590,9 @@ extension Coordinator {
         for key in keys {
             var state = integrations[key] ?? Integration(policy: CoalescePolicy(quiet: .zero, maxDelay: .zero))
             let entry = restored[key.integrationID]
-            state.recentDurations = (entry?.durations ?? []).suffix(8).map { Duration.seconds(fractional: min(max($0, 0), Self.maxLearnedDuration.seconds)) }
+            state.recentDurations = (entry?.durations ?? []).suffix(8).map {
+                Duration.seconds(fractional: min(max($0, 0), Self.maxLearnedDuration.seconds))
+            }
             state.disabledStatus = entry?.disabledStatus.flatMap { [400, 404].contains($0) ? $0 : nil }
             if state.inFlight == nil {
                 switch entry?.job {
@@ -601,7 +616,7 @@ extension Coordinator {
     /// the coalescing policy they wait under. Fleet mode's stage one forwards it as a request.
     public func inFlightBatch(_ key: IntegrationKey) -> (count: Int, first: Moment, last: Moment, policy: CoalescePolicy)? {
         guard let state = integrations[key], case .trigger(let batch, _, _)? = state.inFlight,
-              let first = batch.map(\.consumedAt).min(), let last = batch.map(\.consumedAt).max()
+            let first = batch.map(\.consumedAt).min(), let last = batch.map(\.consumedAt).max()
         else { return nil }
         return (batch.count, first, last, state.policy)
     }

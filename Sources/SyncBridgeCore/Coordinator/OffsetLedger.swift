@@ -123,7 +123,7 @@ public struct OffsetLedger: Sendable {
     /// One piece of work done for `offset`; true when that resolved the offset entirely.
     private static func resolve(_ offset: Int64, in entries: inout Deque<Entry>) -> Bool {
         guard let index = index(of: offset, in: entries), entries[index].outstanding > 0,
-              entries[index].firstOffset == offset
+            entries[index].firstOffset == offset
         else { return false }
         entries[index].outstanding -= 1
         guard entries[index].outstanding == 0 else { return false }

@@ -53,10 +53,10 @@ public struct RequestCodec: Sendable {
 
     public func decode(_ bytes: [UInt8]?) -> RequestRecord? {
         guard let bytes, !bytes.isEmpty, bytes.count <= Self.maxRecordBytes,
-              let record = try? JSONDecoder().decode(RequestRecord.self, from: Data(bytes)),
-              record.version == RequestRecord.currentVersion, targets.contains(record.target),
-              canonicalIntegrationID(record.integrationID) == record.integrationID, record.events > 0,
-              record.firstConsumedAt.isFinite, record.lastConsumedAt.isFinite
+            let record = try? JSONDecoder().decode(RequestRecord.self, from: Data(bytes)),
+            record.version == RequestRecord.currentVersion, targets.contains(record.target),
+            canonicalIntegrationID(record.integrationID) == record.integrationID, record.events > 0,
+            record.firstConsumedAt.isFinite, record.lastConsumedAt.isFinite
         else { return nil }
         return record
     }

@@ -45,9 +45,9 @@ public struct TargetSchedule: Codable, Equatable, Sendable {
     /// names another target: the caller then starts cautiously.
     public static func decode(_ bytes: [UInt8]?, target: String) -> TargetSchedule? {
         guard let bytes, !bytes.isEmpty, bytes.count <= maxEncodedBytes,
-              let schedule = try? JSONDecoder().decode(TargetSchedule.self, from: Data(bytes)),
-              schedule.version == currentVersion, schedule.target == target, schedule.writtenAt.isFinite,
-              schedule.integrations.count <= maxIntegrations
+            let schedule = try? JSONDecoder().decode(TargetSchedule.self, from: Data(bytes)),
+            schedule.version == currentVersion, schedule.target == target, schedule.writtenAt.isFinite,
+            schedule.integrations.count <= maxIntegrations
         else { return nil }
         return schedule
     }

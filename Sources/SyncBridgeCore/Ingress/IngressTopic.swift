@@ -24,7 +24,7 @@ public enum IngressTopic {
                 continue
             }
             guard index != bytes.endIndex, let high = hexValue(bytes[index]),
-                  bytes.index(after: index) != bytes.endIndex, let low = hexValue(bytes[bytes.index(after: index)])
+                bytes.index(after: index) != bytes.endIndex, let low = hexValue(bytes[bytes.index(after: index)])
             else {
                 return .failure(Problem(message: "the topic in the path has a '%' not followed by two hex digits; " + rule))
             }

@@ -41,10 +41,11 @@ public struct JSONPointerSet: Sendable {
                 } else {
                     nodes.append(Node())
                     let utf8 = Array(token.utf8)
-                    nodes[current].children.append(Child(
-                        token: token, utf8: utf8, isASCII: utf8.allSatisfy { $0 < 0x80 },
-                        arrayIndex: JSONPointer.arrayIndex(token), node: nodes.count - 1
-                    ))
+                    nodes[current].children.append(
+                        Child(
+                            token: token, utf8: utf8, isASCII: utf8.allSatisfy { $0 < 0x80 },
+                            arrayIndex: JSONPointer.arrayIndex(token), node: nodes.count - 1
+                        ))
                     current = nodes.count - 1
                 }
             }
@@ -111,7 +112,9 @@ extension JSONParser {
         }
     }
 
-    private mutating func extractObject(depth: Int, children: [JSONPointerSet.Child], set: JSONPointerSet, into values: inout [JSONValue?]) throws(JSONError) {
+    private mutating func extractObject(
+        depth: Int, children: [JSONPointerSet.Child], set: JSONPointerSet, into values: inout [JSONValue?]
+    ) throws(JSONError) {
         guard depth <= Self.maximumDepth else { throw error(.tooDeep) }
         index += 1
         skipWhitespace()
@@ -141,7 +144,9 @@ extension JSONParser {
         }
     }
 
-    private mutating func extractArray(depth: Int, children: [JSONPointerSet.Child], set: JSONPointerSet, into values: inout [JSONValue?]) throws(JSONError) {
+    private mutating func extractArray(
+        depth: Int, children: [JSONPointerSet.Child], set: JSONPointerSet, into values: inout [JSONValue?]
+    ) throws(JSONError) {
         guard depth <= Self.maximumDepth else { throw error(.tooDeep) }
         index += 1
         skipWhitespace()
@@ -263,7 +268,7 @@ extension JSONParser {
                 let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
                 let mask = Self.specialBytes(UInt64(littleEndian: word))
                 guard mask == 0 else {
-                    index += mask.trailingZeroBitCount / 8 // straight to the first special byte
+                    index += mask.trailingZeroBitCount / 8  // straight to the first special byte
                     break
                 }
                 index += 8
@@ -286,7 +291,7 @@ extension JSONParser {
                 index += 1
                 switch escaped {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     break
                 case UInt8(ascii: "u"): _ = try parseUnicodeScalar()
                 default: throw error(.badEscape)

@@ -136,7 +136,9 @@ public struct JSONParser {
             var value = 0, negative = false, plain = true
             for offset in start..<index {
                 let byte = bytes[offset]
-                if byte == UInt8(ascii: "-") { negative = true } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if byte == UInt8(ascii: "-") {
+                    negative = true
+                } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
                     value = value * 10 + Int(byte - UInt8(ascii: "0"))
                 } else {
                     plain = false

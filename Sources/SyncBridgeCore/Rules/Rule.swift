@@ -81,7 +81,8 @@ public func canonicalIntegrationID(_ text: String) -> String? {
         if [8, 13, 18, 23].contains(index) {
             guard byte == UInt8(ascii: "-") else { return nil }
         } else {
-            let isHex = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            let isHex =
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
             guard isHex else { return nil }
         }

@@ -33,7 +33,10 @@ extension RuleSet {
             for (name, patterns) in rule.headers {
                 let value = Self.headerValue(name, in: event)
                 let passed = value.map { value in patterns.contains { $0.matches(value) } } ?? false
-                checks.append(.init(predicate: "header \(name) \(patterns.map(\.description).joined(separator: " | "))", passed: passed, found: value ?? "(absent)"))
+                checks.append(
+                    .init(
+                        predicate: "header \(name) \(patterns.map(\.description).joined(separator: " | "))", passed: passed,
+                        found: value ?? "(absent)"))
             }
             var json: JSONValue?
             if rule.needsJSON {
@@ -47,7 +50,9 @@ extension RuleSet {
             if let json {
                 for (pointer, predicate) in rule.json {
                     let found = json.resolve(pointer)
-                    checks.append(.init(predicate: "json \(pointer) \(predicate)", passed: predicate.holds(for: found), found: found?.compactText ?? "(missing)"))
+                    checks.append(
+                        .init(
+                            predicate: "json \(pointer) \(predicate)", passed: predicate.holds(for: found), found: found?.compactText ?? "(missing)"))
                 }
             }
             let matched = checks.allSatisfy(\.passed)
@@ -57,10 +62,11 @@ extension RuleSet {
                 if case .fromEvent(let pointer, _) = rule.integrations { found = json?.resolve(pointer) }
                 resolveIntegrations(rule, found: found, into: &match)
             }
-            explanations.append(RuleExplanation(
-                rule: rule.name, line: rule.line, checks: checks, matched: matched, target: rule.target,
-                integrations: match.demands.keys.map(\.integrationID).sorted(), problems: match.problems
-            ))
+            explanations.append(
+                RuleExplanation(
+                    rule: rule.name, line: rule.line, checks: checks, matched: matched, target: rule.target,
+                    integrations: match.demands.keys.map(\.integrationID).sorted(), problems: match.problems
+                ))
         }
         if case .invalid(let reason) = parsed { return (explanations, reason) }
         return (explanations, nil)

@@ -30,8 +30,9 @@ enum RuleParser {
             return nil
         }
         let issuesBefore = reader.issues.count
-        var rule = Rule(name: name, line: reader.line(node), topic: nil, key: nil, headers: [], json: [],
-                        integrations: .fixed([]), target: "", coalesce: defaultCoalesce)
+        var rule = Rule(
+            name: name, line: reader.line(node), topic: nil, key: nil, headers: [], json: [],
+            integrations: .fixed([]), target: "", coalesce: defaultCoalesce)
 
         if let when = entries["when"] {
             parseWhen(when, into: &rule, reader: &reader)
@@ -43,12 +44,17 @@ enum RuleParser {
         case (let syncNode?, nil):
             var ids: [String] = []
             for text in reader.strings(syncNode, named: "rule '\(name)' sync") ?? [] {
-                if let id = canonicalIntegrationID(text) { ids.append(id) } else {
-                    reader.report(syncNode, "rule '\(name)': '\(text)' is not a Braze integration ID (a UUID like 3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70)")
+                if let id = canonicalIntegrationID(text) {
+                    ids.append(id)
+                } else {
+                    reader.report(
+                        syncNode, "rule '\(name)': '\(text)' is not a Braze integration ID (a UUID like 3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70)")
                 }
             }
             if ids.isEmpty, reader.issues.count == issuesBefore { reader.report(syncNode, "rule '\(name)' has an empty sync list") }
-            if entries["allow"] != nil || entries["allow_any"] != nil { reader.report(entries["allow"] ?? entries["allow_any"], "rule '\(name)': allow and allow_any go with sync_from, not sync") }
+            if entries["allow"] != nil || entries["allow_any"] != nil {
+                reader.report(entries["allow"] ?? entries["allow_any"], "rule '\(name)': allow and allow_any go with sync_from, not sync")
+            }
             rule.integrations = .fixed(ids)
         case (nil, let fromNode?):
             guard let text = reader.string(fromNode, named: "rule '\(name)' sync_from") else { break }
@@ -61,7 +67,9 @@ enum RuleParser {
             case (let allowNode?, nil):
                 var allowed: Set<String> = []
                 for text in reader.strings(allowNode, named: "rule '\(name)' allow") ?? [] {
-                    if let id = canonicalIntegrationID(text) { allowed.insert(id) } else {
+                    if let id = canonicalIntegrationID(text) {
+                        allowed.insert(id)
+                    } else {
                         reader.report(allowNode, "rule '\(name)' allow: '\(text)' is not a Braze integration ID (a UUID)")
                     }
                 }
@@ -75,7 +83,9 @@ enum RuleParser {
             case (_?, _?):
                 reader.report(node, "rule '\(name)': give allow or allow_any, not both")
             case (nil, nil):
-                reader.report(fromNode, "rule '\(name)': sync_from needs allow: [IDs] or allow_any: true, so an event cannot trigger an integration you did not intend")
+                reader.report(
+                    fromNode,
+                    "rule '\(name)': sync_from needs allow: [IDs] or allow_any: true, so an event cannot trigger an integration you did not intend")
             }
         case (_?, _?):
             reader.report(node, "rule '\(name)': give sync or sync_from, not both")
@@ -84,8 +94,11 @@ enum RuleParser {
         }
 
         if let targetNode = entries["target"], let target = reader.string(targetNode, named: "rule '\(name)' target") {
-            if targets.contains(target) { rule.target = target } else {
-                let hint = closestMatch(to: target, in: targets).map { "; did you mean '\($0)'?" } ?? "; targets are: \(targets.joined(separator: ", "))"
+            if targets.contains(target) {
+                rule.target = target
+            } else {
+                let hint =
+                    closestMatch(to: target, in: targets).map { "; did you mean '\($0)'?" } ?? "; targets are: \(targets.joined(separator: ", "))"
                 reader.report(targetNode, "rule '\(name)': unknown target '\(target)'\(hint)")
             }
         } else if targets.count == 1 {
@@ -153,7 +166,9 @@ enum RuleParser {
             case "false", "False", "FALSE": return .bool(false)
             default:
                 let text = scalar.string.hasPrefix("+") ? String(scalar.string.dropFirst()) : scalar.string
-                if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true { return .number(number) }
+                if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true {
+                    return .number(number)
+                }
             }
         }
         return reader.expand(scalar.string, at: node, named: "a JSON predicate").map(JSONValue.string)
@@ -189,7 +204,8 @@ enum RuleParser {
                 case "regex":
                     if let text = reader.string(valueNode, named: "regex") {
                         do { operators.append(.regex(try CompiledRegex(text))) } catch {
-                            reader.report(valueNode, "rule '\(rule)': regex '\(text)' is not valid RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
+                            reader.report(
+                                valueNode, "rule '\(rule)': regex '\(text)' is not valid RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
                         }
                     }
                 default:

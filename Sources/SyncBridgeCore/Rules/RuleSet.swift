@@ -117,7 +117,8 @@ public final class RuleSet: Sendable {
         var positions = plan.scanned
         // The value is read only when a rule that needs it passes its key and header predicates.
         if !plan.indexes.isEmpty,
-           plan.indexedWithoutEnvelope || plan.indexed.contains(where: { Self.envelopeHolds(rules[plan.candidates[$0].rule], event) }) {
+            plan.indexedWithoutEnvelope || plan.indexed.contains(where: { Self.envelopeHolds(rules[plan.candidates[$0].rule], event) })
+        {
             document = extract(event.value, plan.pointers)
             if case .values(let values) = document {
                 for index in plan.indexes {
@@ -223,16 +224,21 @@ public final class RuleSet: Sendable {
                 match.problems.append(EventProblem(rule: rule.name, reason: .missingField, detail: "\(pointer) is missing"))
                 return
             default:
-                match.problems.append(EventProblem(rule: rule.name, reason: .syncFromNotString, detail: "\(pointer) is \(found!.compactText), not a string or a list of strings"))
+                match.problems.append(
+                    EventProblem(
+                        rule: rule.name, reason: .syncFromNotString, detail: "\(pointer) is \(found!.compactText), not a string or a list of strings")
+                )
                 return
             }
             for text in texts {
                 guard let id = canonicalIntegrationID(text) else {
-                    match.problems.append(EventProblem(rule: rule.name, reason: .invalidIntegrationID, detail: "\(pointer) is '\(text.prefix(80))', not a UUID"))
+                    match.problems.append(
+                        EventProblem(rule: rule.name, reason: .invalidIntegrationID, detail: "\(pointer) is '\(text.prefix(80))', not a UUID"))
                     continue
                 }
                 if let allowed, !allowed.contains(id) {
-                    match.problems.append(EventProblem(rule: rule.name, reason: .integrationNotAllowed, detail: "\(id) is not in the rule's allow list"))
+                    match.problems.append(
+                        EventProblem(rule: rule.name, reason: .integrationNotAllowed, detail: "\(id) is not in the rule's allow list"))
                     continue
                 }
                 match.add(IntegrationKey(target: rule.target, integrationID: id), rule.coalesce)

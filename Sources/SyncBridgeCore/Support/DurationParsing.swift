@@ -9,7 +9,7 @@ extension Duration {
         for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
             let number = trimmed.dropLast(suffix.count)
             guard let value = Double(number), value >= 0,
-                  number.allSatisfy({ $0.isNumber || $0 == "." })
+                number.allSatisfy({ $0.isNumber || $0 == "." })
             else { continue }
             self = .seconds(fractional: value * scale)
             return

@@ -10,14 +10,14 @@ public enum RFC3339 {
     public static func epochSeconds(_ text: String) -> Double? {
         var scanner = Scanner(Array(text.utf8.prefix(Self.maxLength + 1)))
         guard scanner.bytes.count <= Self.maxLength,
-              let year = scanner.number(digits: 4), scanner.skip("-"),
-              let month = scanner.number(digits: 2), scanner.skip("-"),
-              let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t") || scanner.skip(" "),
-              let hour = scanner.number(digits: 2), scanner.skip(":"),
-              let minute = scanner.number(digits: 2), scanner.skip(":"),
-              let second = scanner.number(digits: 2),
-              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-              hour < 24, minute < 60, second <= 60
+            let year = scanner.number(digits: 4), scanner.skip("-"),
+            let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t") || scanner.skip(" "),
+            let hour = scanner.number(digits: 2), scanner.skip(":"),
+            let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2),
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+            hour < 24, minute < 60, second <= 60
         else { return nil }
         var fraction = 0.0
         if scanner.skip(".") {
@@ -35,7 +35,8 @@ public enum RFC3339 {
         if scanner.skip("Z") || scanner.skip("z") {
             offset = 0
         } else if let sign = scanner.sign(), let hours = scanner.number(digits: 2), scanner.skip(":"), let minutes = scanner.number(digits: 2),
-                  hours < 24, minutes < 60 {
+            hours < 24, minutes < 60
+        {
             offset = sign * (hours * 3600 + minutes * 60)
         } else {
             return nil
