@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 
 /// The Kafka client side of SyncBridge: consumer-group membership with explicit offset commits
 /// (`KafkaConsumer`), acknowledged produces (`KafkaProducer`) and an in-process Kafka-protocol
@@ -95,15 +96,21 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Marks `offsets` (each the NEXT offset to consume) for the next commit: librdkafka's
     /// committer sends them within `auto.commit.interval.ms`, outside rebalances, and reports each
-    /// commit as a `.committed` event. Partitions no longer assigned are skipped.
-    public func store(_ offsets: [TopicPartition: Int64]) throws {
-        guard !offsets.isEmpty else { return }
+    /// commit as a `.committed` event. Returns the partitions it could not store yet: ones not
+    /// (or not yet, or no longer) assigned; the caller offers those again.
+    @discardableResult
+    public func store(_ offsets: [TopicPartition: Int64]) throws -> [TopicPartition: Int64] {
+        guard !offsets.isEmpty else { return [:] }
         let handle = try openHandle()
-        try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+        return try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
             let error = rd_kafka_offsets_store(handle, list)
-            let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR && $0.error != RD_KAFKA_RESP_ERR__STATE }
+            let results = entries(of: list)
+            let notYours: Set<rd_kafka_resp_err_t> = [RD_KAFKA_RESP_ERR__STATE, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION]
+            let failed = results.filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR && !notYours.contains($0.error) }
             if let first = failed.first { throw KafkaError("kafka: cannot store offsets for \(failed.map(\.partition))", first.error) }
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR, error != RD_KAFKA_RESP_ERR__STATE { throw KafkaError("kafka: cannot store offsets", error) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR, !notYours.contains(error) { throw KafkaError("kafka: cannot store offsets", error) }
+            let notAssigned = results.filter { notYours.contains($0.error) }.map(\.partition)
+            return offsets.filter { notAssigned.contains($0.key) }
         }
     }
 
@@ -187,7 +194,10 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func close() {
         guard let handle else { return }
         self.handle = nil
-        // Leaving the group revokes everything: stored offsets are committed on the way out.
+        // Leaving the group revokes everything: stored offsets are committed on the way out, by
+        // librdkafka, not by a synchronous commit inside that revocation, which would wait forever
+        // on the queue close itself is serving.
+        events.closing = true
         rd_kafka_consumer_close(handle)
         rd_kafka_destroy(handle)
     }
@@ -204,6 +214,7 @@ final class PendingEvents {
     private var queue: [ConsumerEvent] = []
     /// Offsets to store while revoked partitions are still owned; see `storeBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
+    var closing = false
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -230,10 +241,14 @@ private func rebalanceCallback(
         }
         if !partitions.isEmpty { events.append(.assigned(partitions)) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        // Last chance for these partitions: the unassign below commits what is stored for them,
-        // under the generation that revoked them. Lost partitions (this member was expelled)
-        // already belong to another: nothing is stored, since a commit would be refused.
+        // Last chance for these partitions, under the generation that revoked them: stored, for the
+        // commit librdkafka sends as it removes them, and committed here as well. That commit can
+        // meet a coordinator still waiting for another member's SyncGroup (the embedded broker
+        // answers REBALANCE_IN_PROGRESS then, and librdkafka drops its own commit); this one is
+        // retried for a moment, since that wait does not depend on this member. Lost partitions
+        // (this member was expelled) already belong to another: nothing is committed for them.
         if rd_kafka_assignment_lost(handle) == 0, let offsets = events.offsetsBeforeRevoke?(partitions), !offsets.isEmpty {
+            if !events.closing { commitForHandover(handle, offsets, events) }
             let error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_offsets_store(handle, $0) }
             if error != RD_KAFKA_RESP_ERR_NO_ERROR {
                 events.append(
@@ -255,6 +270,23 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.revoked(partitions)) }
     }
     if let failure { events.append(.error(failure.message)) }
+}
+
+/// The synchronous commit inside a revocation, retried while the group finishes its sync.
+private func commitForHandover(_ handle: OpaquePointer, _ offsets: [TopicPartition: Int64], _ events: PendingEvents) {
+    let deadline = ContinuousClock.now + .seconds(3)
+    var error = RD_KAFKA_RESP_ERR_NO_ERROR
+    repeat {
+        error = withPartitionList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
+        guard error == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS else { break }
+        Thread.sleep(forTimeInterval: 0.1)
+    } while ContinuousClock.now < deadline
+    if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+        events.append(
+            .error(
+                "kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); the stored offsets are committed as the partitions are removed, or those events are redelivered"
+            ))
+    }
 }
 
 /// librdkafka's committer finished a commit (served inside poll, like the rebalance callback).

@@ -248,7 +248,11 @@ final class ConsumerLoop: Sendable {
         let (offsets, kafkaOffsets) = takeOwnedCommits()
         guard !kafkaOffsets.isEmpty else { return }
         do {
-            try consumer.store(kafkaOffsets)
+            // A partition this member owns but librdkafka does not take offsets for yet (between
+            // an assignment and its fetch start) is offered again with the next batch; one it no
+            // longer owns is dropped there by `takeOwnedCommits`.
+            let notStored = try consumer.store(kafkaOffsets).partitionOffsets
+            if !notStored.isEmpty { engine.perform([.commit(notStored)]) }
         } catch {
             engine.logger.warning("cannot store offsets for commit: \(error); will retry with the next batch")
             engine.perform([.commit(offsets)])

@@ -97,9 +97,10 @@ extension FaultTests {
             // SyncBridge's default session timeout; a quiet of 3 s keeps the victim's events uncovered until it dies.
             let config = try rig.writeConfig(quiet: "3s", maxDelay: "60s", defaultSession: true)
             let victim = try await rig.startService(config: config)
-            let survivor = try await rig.startService(config: config)
+            let survivor = try await rig.startService(config: config, waitForAssignment: false)
             _ = try await victim.waitForOutput("revoked", seconds: 30)
-            _ = try await survivor.waitForOutput("assigned", seconds: 30)
+            // Joining a second member waits out the embedded coordinator's rejoin wait (9 s here) at least once.
+            _ = try await survivor.waitForOutput("assigned", seconds: 60)
             try await Task.sleep(for: .seconds(1))
             let owned = ownedPartitions(in: victim.output)
             try #require(!owned.isEmpty && owned.count < 4, "the victim holds part of the topic: \(owned)")
