@@ -9,9 +9,11 @@ import Synchronization
 /// The SyncBridge service: the I/O shell around the pure `Coordinator`.
 ///
 /// It owns the process's resources — the embedded broker when `kafka.brokers` is
-/// `embedded`, the consumer thread, the dead-letter producer, one Braze client per target
-/// and the HTTP endpoints — and wires them to the coordinator. It makes no decisions: what
-/// to trigger, when, and what to commit all come from the coordinator's actions.
+/// `embedded`, the consumer threads, the dead-letter producer, the state store, one Braze
+/// client per target and the HTTP endpoints — and wires them to the coordinator: one engine
+/// in direct mode, and in partitioned mode a forwarding engine (stage one) in front of it.
+/// It makes no decisions: what to trigger, when, and what to commit all come from the
+/// coordinator's actions.
 public final class SyncService: Service, Sendable {
     public let config: ServiceConfig
     /// The scheduler: Braze calls for what `loop` consumes (direct mode: the source topics;

@@ -377,6 +377,13 @@ import Testing
         .replacingOccurrences(
             of: "  dead_letter_topic: syncbridge.dead-letter", with: "  dead_letter_topic: syncbridge.dead-letter\n  requests_topic: fleet.requests")
         #expect(
-            issues(source) == ["sb.yaml:6: kafka.requests_topic 'fleet.requests' is also in kafka.topics; the internal topic must not be a source"])
+            issues(source) == [
+                "sb.yaml:6: kafka.requests_topic 'fleet.requests' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
+            ])
+        let pattern = validConfig.replacingOccurrences(of: #"topics: ["^.+\\.data-updated$"]"#, with: #"topics: ["^syncbridge\\..+$"]"#)
+        #expect(
+            issues(pattern) == [
+                "sb.yaml:4: kafka.state_topic 'syncbridge.state' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
+            ])
     }
 }

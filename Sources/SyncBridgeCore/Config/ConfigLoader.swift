@@ -186,8 +186,18 @@ public enum ConfigLoader {
             return id
         }
         guard let brokers, let group, let topics else { return nil }
-        if let requestsTopic, topics.contains(requestsTopic), let at = entries["requests_topic"] {
-            reader.report(at, "kafka.requests_topic '\(requestsTopic)' is also in kafka.topics; the internal topic must not be a source")
+        // The internal topics must not be consumed as sources, by name or by a ^pattern.
+        let patterns = topics.filter { $0.hasPrefix("^") }.compactMap { try? CompiledRegex($0) }
+        let internalTopics = [
+            ("requests_topic", requestsTopic ?? "\(group).requests", mode == .partitioned || requestsTopic != nil),
+            ("state_topic", stateTopicSetting.map { $0 ?? "" } ?? "\(group).state", true),
+        ]
+        for (key, name, used) in internalTopics where used && !name.isEmpty {
+            guard topics.contains(name) || patterns.contains(where: { $0.matches(name) }) else { continue }
+            reader.report(
+                entries[key] ?? entries["topics"],
+                "kafka.\(key) '\(name)' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
+            )
         }
         return KafkaSettings(
             brokers: brokers, group: group, topics: topics, deadLetterTopic: deadLetter, properties: properties,
