@@ -1,4 +1,6 @@
+import Foundation
 import Kafka
+import Synchronization
 import Testing
 
 /// Settings that make group membership react quickly on the embedded cluster. Its coordinator waits
@@ -70,4 +72,33 @@ func pollUntil(
 /// Keeps polling for `seconds` to catch anything delivered that should not have been.
 func drain(_ consumer: KafkaConsumer, into observed: Observed, seconds: Double) {
     pollUntil([(consumer, observed)], seconds: seconds) { false }
+}
+
+/// Polls one consumer on a thread of its own, as each member of a group does in production: a
+/// member blocked in its rebalance callback then holds up nobody else's part of the rebalance.
+final class BackgroundPoller: @unchecked Sendable {
+    private let consumer: KafkaConsumer
+    private let lock = NSLock()
+    private let observed = Observed()
+    private let running = Atomic(true)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ consumer: KafkaConsumer) {
+        self.consumer = consumer
+        let thread = Thread { [self] in
+            while running.load(ordering: .acquiring) {
+                if let event = consumer.poll(timeoutMilliseconds: 50) { lock.withLock { observed.record(event) } }
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func read<R>(_ body: (Observed) -> R) -> R { lock.withLock { body(observed) } }
+
+    /// Stops polling; the consumer may then be used (and closed) on the caller's thread.
+    func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        finished.wait()
+    }
 }
