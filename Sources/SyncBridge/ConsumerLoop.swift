@@ -14,7 +14,9 @@ final class ConsumerLoop: Sendable {
     /// What a record means: an event the rules map (direct mode, stage one), or a request record
     /// another member's stage one forwarded (stage two).
     enum Records: Sendable {
-        case events
+        /// Source events; records of `skipping` (SyncBridge's own internal topics, which a broad
+        /// `^pattern` can pick up) are committed without being matched.
+        case events(skipping: Set<String>)
         case requests(RequestCodec)
     }
 
@@ -45,7 +47,7 @@ final class ConsumerLoop: Sendable {
 
     init(
         consumer: KafkaConsumer, engine: SyncEngine, maxUncommitted: Int = KafkaSettings.defaultMaxUncommitted,
-        records: Records = .events, hooks: OwnershipHooks = OwnershipHooks()
+        records: Records = .events(skipping: []), hooks: OwnershipHooks = OwnershipHooks()
     ) {
         self.consumer = consumer
         self.engine = engine
@@ -150,6 +152,10 @@ final class ConsumerLoop: Sendable {
 
     private func process(_ message: KafkaMessage) {
         switch records {
+        case .events(let skipping) where skipping.contains(message.topic):
+            engine.input {
+                $0.eventConsumed(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:], at: $1)
+            }
         case .events: processEvent(message)
         case .requests(let codec): processRequest(message, codec)
         }

@@ -94,10 +94,12 @@ public final class SyncService: Service, Sendable {
         )
         self.engine = engine
 
+        let internalTopics = Set([config.kafka.stateTopic, config.kafka.mode == .partitioned ? config.kafka.requestsTopic : nil].compactMap { $0 })
         switch config.kafka.mode {
         case .direct:
             forwarding = nil
-            loop = ConsumerLoop(consumer: sourceConsumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted)
+            loop = ConsumerLoop(
+                consumer: sourceConsumer, engine: engine, maxUncommitted: config.kafka.maxUncommitted, records: .events(skipping: internalTopics))
             // One process schedules every target: it takes each one's state over before anything is consumed.
             stateStore?.restore(config.targets.map(\.name), into: engine)
         case .partitioned:
@@ -118,7 +120,12 @@ public final class SyncService: Service, Sendable {
                 role: .forwarder(forwarder), rules: config.rules, clients: clients,
                 deadLetters: deadLetters, metrics: metrics, logger: logger, observer: observer
             )
-            forwarding = (stageOne, ConsumerLoop(consumer: sourceConsumer, engine: stageOne, maxUncommitted: config.kafka.maxUncommitted))
+            forwarding = (
+                stageOne,
+                ConsumerLoop(
+                    consumer: sourceConsumer, engine: stageOne, maxUncommitted: config.kafka.maxUncommitted,
+                    records: .events(skipping: internalTopics))
+            )
 
             let byPartition = RequestPartitioner.targetsByPartition(targetNames, count: requestPartitions)
             let targetsOf: @Sendable ([TopicPartition]) -> [String] = { partitions in partitions.flatMap { byPartition[$0.partition] ?? [] } }

@@ -381,9 +381,12 @@ import Testing
                 "sb.yaml:6: kafka.requests_topic 'fleet.requests' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
             ])
         let pattern = validConfig.replacingOccurrences(of: #"topics: ["^.+\\.data-updated$"]"#, with: #"topics: ["^syncbridge\\..+$"]"#)
+        #expect(issues(pattern) == [], "direct mode: the state topic matching a pattern is only skipped")
         #expect(
-            issues(pattern) == [
-                "sb.yaml:4: kafka.state_topic 'syncbridge.state' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
-            ])
+            issues(
+                pattern.replacingOccurrences(
+                    of: "  dead_letter_topic: syncbridge.dead-letter", with: "  dead_letter_topic: syncbridge.dead-letter\n  mode: partitioned")) == [
+                    "sb.yaml:4: kafka.requests_topic 'syncbridge.requests' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
+                ])
     }
 }

@@ -186,17 +186,16 @@ public enum ConfigLoader {
             return id
         }
         guard let brokers, let group, let topics else { return nil }
-        // The internal topics must not be consumed as sources, by name or by a ^pattern.
-        let patterns = topics.filter { $0.hasPrefix("^") }.compactMap { try? CompiledRegex($0) }
-        let internalTopics = [
-            ("requests_topic", requestsTopic ?? "\(group).requests", mode == .partitioned || requestsTopic != nil),
-            ("state_topic", stateTopicSetting.map { $0 ?? "" } ?? "\(group).state", true),
-        ]
-        for (key, name, used) in internalTopics where used && !name.isEmpty {
-            guard topics.contains(name) || patterns.contains(where: { $0.matches(name) }) else { continue }
+        // Request records consumed as source events would be forwarded again, for ever. (State
+        // records that a broad ^pattern picks up are only skipped by the consumer.)
+        let requests = requestsTopic ?? "\(group).requests"
+        if mode == .partitioned || requestsTopic != nil,
+            topics.contains(requests)
+                || topics.filter({ $0.hasPrefix("^") }).compactMap({ try? CompiledRegex($0) }).contains(where: { $0.matches(requests) })
+        {
             reader.report(
-                entries[key] ?? entries["topics"],
-                "kafka.\(key) '\(name)' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
+                entries["requests_topic"] ?? entries["topics"],
+                "kafka.requests_topic '\(requests)' is also consumed through kafka.topics; an internal topic must not be a source (rename it or narrow the pattern)"
             )
         }
         return KafkaSettings(
