@@ -145,7 +145,8 @@ struct KafkaTests {
         let b = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupID: "g-handover", topics: ["handover"], properties: patientGroup)
         defer { b.close() }
         let bPoller = BackgroundPoller(b)
-        let handedOver = pollUntil([(a, aSeen)]) {
+        // Generous: under load the embedded coordinator can take two 9 s rejoin waits to settle.
+        let handedOver = pollUntil([(a, aSeen)], seconds: 60) {
             bPoller.read { !$0.assignment.isEmpty && aSeen.assignment.isDisjoint(with: $0.assignment) }
         }
         bPoller.stop()
@@ -154,7 +155,7 @@ struct KafkaTests {
         #expect(!asked.isEmpty)
         #expect(asked.first.map(Set.init).map { $0.isSubset(of: all) } == true)
         // The handover partition was committed by `a` before `b` got it.
-        let committed = try a.committed(Array(all), timeoutMilliseconds: 5000)
+        let committed = try a.committed(Array(all), timeoutMilliseconds: 15_000)
         for partition in bSeen.assignment {
             #expect(
                 committed[partition] == 7,
