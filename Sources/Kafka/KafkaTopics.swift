@@ -24,11 +24,14 @@ public enum KafkaTopics {
         return try partitionCount(handle, topic, allowCreate: true, timeoutMilliseconds: timeoutMilliseconds)
     }
 
-    /// Every record of `topic` from the start up to the end offsets read when the call began:
-    /// the way a Kafka Streams task restores a changelog before it processes anything.
+    /// Hands `each` every record of `topic` from the start up to the end offsets read when the
+    /// call began, in log order per partition: the way a Kafka Streams task restores a changelog
+    /// before it processes anything. Records are not collected, so an uncompacted topic costs
+    /// time, not memory.
     public static func readToEnd(
-        bootstrapServers: String, properties: [String: String] = [:], topic: String, timeoutMilliseconds: Int32 = 10_000
-    ) throws -> [KafkaMessage] {
+        bootstrapServers: String, properties: [String: String] = [:], topic: String, timeoutMilliseconds: Int32 = 10_000,
+        each: (KafkaMessage) -> Void
+    ) throws {
         var settings = properties
         settings["bootstrap.servers"] = bootstrapServers
         // Assigned, never subscribed: this reader joins no group and commits nothing.
@@ -55,10 +58,9 @@ public enum KafkaTopics {
                 starts.append((TopicPartition(topic: topic, partition: partition), low))
             }
         }
-        guard !starts.isEmpty else { return [] }
+        guard !starts.isEmpty else { return }
         let assigned = withPartitionList(starts) { rd_kafka_assign(handle, $0) }
         guard assigned == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError("kafka: cannot read '\(topic)'", assigned) }
-        var records: [KafkaMessage] = []
         while !ends.isEmpty {
             guard ContinuousClock.now < deadline else {
                 throw KafkaError(message: "kafka: reading '\(topic)' to its end took over \(timeoutMilliseconds) ms; is the broker reachable?")
@@ -69,7 +71,7 @@ public enum KafkaTopics {
             switch message.pointee.err {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
                 let record = KafkaMessage(copying: message)
-                if let end = ends[partition], record.offset < end { records.append(record) }
+                if let end = ends[partition], record.offset < end { each(record) }
                 if let end = ends[partition], record.offset + 1 >= end { ends[partition] = nil }
             case RD_KAFKA_RESP_ERR__PARTITION_EOF:
                 // Compaction or transaction markers can leave the last offsets without a record.
@@ -78,7 +80,6 @@ public enum KafkaTopics {
                 throw KafkaError("kafka: cannot read '\(topic)'", message.pointee.err)
             }
         }
-        return records
     }
 
     private static func createTopic(_ handle: OpaquePointer, _ topic: String, partitions: Int32, config: [String: String], timeoutMilliseconds: Int32)

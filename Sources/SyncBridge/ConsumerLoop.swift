@@ -164,19 +164,18 @@ final class ConsumerLoop: Sendable {
     /// Stage two: a request record stands for the events stage one coalesced, with their times.
     private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec) {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
+        // Kept either way: a refused record and a request a 400/404 disables are both dead-lettered.
+        engine.payloads.keep(message, at: ref.partition)
         guard let request = codec.decode(message.value) else {
             engine.metrics.invalid(.invalidRequest)
             engine.logger.warning(
                 "\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))"
             )
-            engine.payloads.keep(message, at: ref.partition)
             engine.input { $0.eventConsumed(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue, at: $1) }
             return
         }
-        engine.payloads.keep(message, at: ref.partition)
         engine.input { coordinator, now in
-            let clock = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
-            let span = clock.moment(request.firstConsumedAt)...max(clock.moment(request.firstConsumedAt), clock.moment(request.lastConsumedAt))
+            let span = request.span(on: WallClock(now: now, epochNow: Date().timeIntervalSince1970))
             return coordinator.eventConsumed(ref, demands: [request.key: request.policy], span: span, at: now)
         }
     }

@@ -18,13 +18,13 @@ import Testing
     @Test func readToEndReturnsEveryRecordUpToTheEndAndNothingAfter() async throws {
         let cluster = try EmbeddedKafkaCluster()
         try cluster.createTopic("changelog", partitions: 3)
-        #expect(try KafkaTopics.readToEnd(bootstrapServers: cluster.bootstrapServers, topic: "changelog").isEmpty)
+        #expect(try readAll(cluster, "changelog").isEmpty)
         let producer = try makeProducer(cluster)
         for i in 0..<30 {
             try await producer.produce(topic: "changelog", key: bytes("k\(i % 4)"), value: bytes("v\(i)"), partition: Int32(i % 3))
         }
         try await producer.produce(topic: "changelog", key: bytes("k0"), value: nil, partition: 0)
-        let records = try KafkaTopics.readToEnd(bootstrapServers: cluster.bootstrapServers, topic: "changelog")
+        let records = try readAll(cluster, "changelog")
         #expect(records.count == 31)
         #expect(Set(records.compactMap { text($0.value) }) == Set((0..<30).map { "v\($0)" }))
         #expect(records.contains { $0.value == nil }, "tombstones are returned too")
@@ -45,7 +45,7 @@ import Testing
         }
         producer.flush(timeoutMilliseconds: 10_000)
         #expect(acknowledged.value == 200)
-        let values = try KafkaTopics.readToEnd(bootstrapServers: cluster.bootstrapServers, topic: "ordered").compactMap { text($0.value) }
+        let values = try readAll(cluster, "ordered").compactMap { text($0.value) }
         #expect(values == (0..<200).map { "\($0)" })
     }
 }
@@ -54,4 +54,10 @@ final class Counter: Sendable {
     private let count = Mutex(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+func readAll(_ cluster: EmbeddedKafkaCluster, _ topic: String) throws -> [KafkaMessage] {
+    var records: [KafkaMessage] = []
+    try KafkaTopics.readToEnd(bootstrapServers: cluster.bootstrapServers, topic: topic) { records.append($0) }
+    return records
 }

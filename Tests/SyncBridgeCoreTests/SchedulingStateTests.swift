@@ -160,6 +160,19 @@ func polls(_ actions: [CoordinatorAction]) -> [IntegrationKey] {
         #expect(polls(actions) == [keyA])
     }
 
+    @Test func entriesThatAreNotIntegrationIDsAreNotRestored() {
+        let record = TargetSchedule(
+            target: target, writtenAt: epoch, triggersSent: [], statusesSent: [],
+            integrations: [
+                IntegrationSchedule(id: "not-an-id", job: .running, runningSince: epoch, nextPollAt: epoch),
+                IntegrationSchedule(id: keyA.integrationID.uppercased(), job: .running, runningSince: epoch, nextPollAt: epoch),
+                IntegrationSchedule(id: keyA.integrationID, job: .running, runningSince: epoch, nextPollAt: epoch),
+            ])
+        var c = coordinator()
+        c.restore(TargetSchedule.decode(record.encoded(), target: target), target: target, clock: clock(0))
+        #expect(c.schedule(for: target, clock: clock(1))?.integrations.map(\.id) == [keyA.integrationID])
+    }
+
     @Test func wallClockSkewBetweenOwnersOnlyShiftsTheWindow() {
         var old = coordinator(triggers: RateLimit(count: 1, window: .seconds(60)))
         _ = old.consume(0, [keyA], at: 0)

@@ -15,9 +15,8 @@ public func fuzzFleetRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     let clock = WallClock(now: .seconds(1000), epochNow: 1_800_000_000)
     coordinator.restore(schedule, target: "braze", clock: clock)
     guard let request else { return 0 }
-    let span = clock.moment(request.firstConsumedAt)...max(clock.moment(request.firstConsumedAt), clock.moment(request.lastConsumedAt))
     var actions = coordinator.eventConsumed(
-        EventRef(topic: "g.requests", partition: 0, offset: 0), demands: [request.key: request.policy], span: span, at: clock.now
+        EventRef(topic: "g.requests", partition: 0, offset: 0), demands: [request.key: request.policy], span: request.span(on: clock), at: clock.now
     )
     var now = clock.now
     func handled(_ actions: [CoordinatorAction]) -> Bool {

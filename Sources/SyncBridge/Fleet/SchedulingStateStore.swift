@@ -46,9 +46,9 @@ final class SchedulingStateStore: Sendable {
         guard !targets.isEmpty else { return }
         var latest: [String: [UInt8]?] = [:]
         do {
-            let records = try KafkaTopics.readToEnd(bootstrapServers: bootstrapServers, properties: readerProperties, topic: topic)
-            for record in records {
-                guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }), targets.contains(key) else { continue }
+            // Only the latest record per target is kept: the topic is a changelog.
+            try KafkaTopics.readToEnd(bootstrapServers: bootstrapServers, properties: readerProperties, topic: topic) { record in
+                guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }), targets.contains(key) else { return }
                 latest[key] = record.value
             }
         } catch {

@@ -584,7 +584,9 @@ extension Coordinator {
         target.statuses.restore(
             sent: schedule.statusesSent.map(clock.moment), blockedUntil: schedule.statusesBlockedUntil.map(clock.moment), now: now)
         targets[name] = target
-        let restored = Dictionary(schedule.integrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // Only IDs the rules could name: a record cannot plant integrations nothing will ever call.
+        let restored = Dictionary(
+            schedule.integrations.filter { canonicalIntegrationID($0.id) == $0.id }.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var keys = Set(integrations.keys.filter { $0.target == name })
         keys.formUnion(restored.keys.map { IntegrationKey(target: name, integrationID: $0) })
         for key in keys {

@@ -30,6 +30,12 @@ public struct RequestRecord: Codable, Equatable, Sendable {
 
     public var key: IntegrationKey { IntegrationKey(target: target, integrationID: integrationID) }
 
+    /// When its events were consumed, on this process's clock (clamped; never reversed).
+    public func span(on clock: WallClock) -> ClosedRange<Moment> {
+        let first = clock.moment(firstConsumedAt)
+        return first...max(first, clock.moment(lastConsumedAt))
+    }
+
     public var policy: CoalescePolicy {
         let cap = ConfigLimits.maxDuration.seconds * 1000
         func clamp(_ milliseconds: Int64) -> Duration { .milliseconds(Int64(min(max(Double(milliseconds), 0), cap))) }
