@@ -7,7 +7,7 @@ struct Workload {
     var name: String
     var summary: String
     var limits: TargetLimits
-    var policy = CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
+    var policy = CoalescePolicy.default
     var events: [WorkloadEvent]
     var jobSeconds: ClosedRange<Double>
     var seed: UInt64

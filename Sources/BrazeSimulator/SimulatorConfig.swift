@@ -11,8 +11,8 @@ public struct SimulatorConfig: Sendable {
     /// Each accepted trigger starts a job that runs for a random duration in this range.
     public var syncDuration: ClosedRange<Duration>
     /// Braze allows 20 triggers per minute per workspace.
-    public var triggerRateLimit = RateLimit(count: 20, window: .seconds(60))
-    public var statusRateLimit = RateLimit(count: 100, window: .seconds(60))
+    public var triggerRateLimit = RateLimit.brazeTriggers
+    public var statusRateLimit = RateLimit.brazeStatuses
     public var listRateLimit = RateLimit(count: 50, window: .seconds(60))
     /// Results per page of the status and list endpoints.
     public var pageSize = 10

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Synchronization
 
 /// The Kafka client side of SyncBridge: consumer-group membership with explicit offset commits
 /// (`KafkaConsumer`), acknowledged produces (`KafkaProducer`) and an in-process Kafka-protocol
@@ -7,19 +8,33 @@ import Foundation
 /// librdkafka; everything it exposes is a plain Swift value, so callers never manage C memory,
 /// callbacks or rebalance bookkeeping.
 ///
-/// A `KafkaConsumer` is a consumer-group member. It is thread-confined: one thread calls `poll`,
-/// `store`, `commit` and the other methods. Only offsets handed to `store` (or `commit`) are ever
-/// committed; rebalances are applied inside `poll` and reported as `.assigned` / `.revoked`
-/// events, in order, before any message fetched under the new assignment.
+/// A `KafkaConsumer` is a consumer-group member. Its methods serialize on one lock, which `poll`
+/// holds while it waits and while librdkafka serves rebalance and commit callbacks, so it is safe
+/// from any thread but meant to be driven by one (SyncBridge's consumer thread). Only offsets
+/// handed to `store` (or `commit`) are ever committed; rebalances are applied inside `poll` and
+/// reported as `.assigned` / `.revoked` events, in order, before any message fetched under the
+/// new assignment.
 ///
 /// Stored offsets are committed by librdkafka's own committer every `auto.commit.interval.ms`
 /// and for partitions as they are revoked. That committer waits while the group rebalances; a
 /// commit sent meanwhile carries a generation the coordinator no longer accepts, and librdkafka
 /// answers ILLEGAL_GENERATION by dropping the whole assignment as lost and rejoining, which on a
 /// busy group sets off one rebalance after another.
-public final class KafkaConsumer: @unchecked Sendable {
-    private var handle: OpaquePointer?
-    private let events: PendingEvents
+public final class KafkaConsumer: Sendable {
+    /// Everything the lock guards. The pointers are reached only under it (and by the C
+    /// callbacks, which librdkafka runs inside `poll` and `close`, under it too).
+    private struct Client: @unchecked Sendable {
+        /// Nil once closed.
+        var handle: OpaquePointer?
+        let events: PendingEvents
+
+        func open() throws(KafkaError) -> OpaquePointer {
+            guard let handle else { throw KafkaError(message: "kafka consumer is closed; create a new consumer.") }
+            return handle
+        }
+    }
+
+    private let client: Mutex<Client>
 
     /// - Parameters:
     ///   - topics: topic names, or patterns starting with `^` (matched against existing topics,
@@ -60,38 +75,40 @@ public final class KafkaConsumer: @unchecked Sendable {
             rd_kafka_destroy(handle)
             throw KafkaError("kafka consumer: cannot subscribe to \(topics) (check topic names and regex syntax)", error)
         }
-        self.handle = handle
-        self.events = events
+        client = Mutex(Client(handle: handle, events: events))
     }
 
     deinit { close() }
 
     /// Waits up to `timeoutMilliseconds` for the next event; `nil` when nothing happened or after `close`.
     public func poll(timeoutMilliseconds: Int32) -> ConsumerEvent? {
-        if let event = events.next() { return event }
-        guard let handle, let message = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else {
+        client.withLock { client -> ConsumerEvent? in
+            let events = client.events
+            if let event = events.next() { return event }
+            guard let handle = client.handle, let message = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else {
+                return events.next()
+            }
+            defer { rd_kafka_message_destroy(message) }
+            let event: ConsumerEvent
+            switch message.pointee.err {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                event = .message(KafkaMessage(copying: message))
+            case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                return events.next()
+            default:
+                event = .error(describeError(message))
+            }
+            // A rebalance served during this poll happened before the message was handed out.
+            events.append(event)
             return events.next()
         }
-        defer { rd_kafka_message_destroy(message) }
-        let event: ConsumerEvent
-        switch message.pointee.err {
-        case RD_KAFKA_RESP_ERR_NO_ERROR:
-            event = .message(KafkaMessage(copying: message))
-        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-            return events.next()
-        default:
-            event = .error(describeError(message))
-        }
-        // A rebalance served during this poll happened before the message was handed out.
-        events.append(event)
-        return events.next()
     }
 
     /// Asks `provider` for offsets whenever partitions are about to be revoked and stores them
     /// inside the rebalance, while this member still owns them; librdkafka commits them as it
     /// removes the partitions. Called on the polling thread, inside `poll` and `close`.
-    public func storeBeforeRevoke(_ provider: @escaping ([TopicPartition]) -> [TopicPartition: Int64]) {
-        events.offsetsBeforeRevoke = provider
+    public func storeBeforeRevoke(_ provider: @escaping @Sendable ([TopicPartition]) -> [TopicPartition: Int64]) {
+        client.withLock { $0.events.offsetsBeforeRevoke = provider }
     }
 
     /// Marks `offsets` (each the NEXT offset to consume) for the next commit: librdkafka's
@@ -101,44 +118,47 @@ public final class KafkaConsumer: @unchecked Sendable {
     @discardableResult
     public func store(_ offsets: [TopicPartition: Int64]) throws -> [TopicPartition: Int64] {
         guard !offsets.isEmpty else { return [:] }
-        let handle = try openHandle()
-        return try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
-            let error = rd_kafka_offsets_store(handle, list)
-            let results = entries(of: list)
-            let notYours: Set<rd_kafka_resp_err_t> = [RD_KAFKA_RESP_ERR__STATE, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION]
-            let failed = results.filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR && !notYours.contains($0.error) }
-            if let first = failed.first { throw KafkaError("kafka: cannot store offsets for \(failed.map(\.partition))", first.error) }
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR, !notYours.contains(error) { throw KafkaError("kafka: cannot store offsets", error) }
-            let notAssigned = results.filter { notYours.contains($0.error) }.map(\.partition)
-            return offsets.filter { notAssigned.contains($0.key) }
+        return try withHandle { handle in
+            try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+                let error = rd_kafka_offsets_store(handle, list)
+                let results = entries(of: list)
+                let notYours: Set<rd_kafka_resp_err_t> = [RD_KAFKA_RESP_ERR__STATE, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION]
+                let failed = results.filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR && !notYours.contains($0.error) }
+                if let first = failed.first { throw KafkaError("kafka: cannot store offsets for \(failed.map(\.partition))", first.error) }
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR, !notYours.contains(error) { throw KafkaError("kafka: cannot store offsets", error) }
+                let notAssigned = results.filter { notYours.contains($0.error) }.map(\.partition)
+                return offsets.filter { notAssigned.contains($0.key) }
+            }
         }
     }
 
     /// Synchronously commits `offsets`, each the NEXT offset to consume (last processed + 1).
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
-        let handle = try openHandle()
-        try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
-            let error = rd_kafka_commit(handle, list, 0)
-            let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
-            if let first = failed.first {
-                throw KafkaError("kafka commit failed for \(failed.map(\.partition)) (retry after the next rebalance)", first.error)
-            }
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError("kafka commit failed (retry; check that the group coordinator is reachable)", error)
+        return try withHandle { handle in
+            try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+                let error = rd_kafka_commit(handle, list, 0)
+                let failed = entries(of: list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+                if let first = failed.first {
+                    throw KafkaError("kafka commit failed for \(failed.map(\.partition)) (retry after the next rebalance)", first.error)
+                }
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    throw KafkaError("kafka commit failed (retry; check that the group coordinator is reachable)", error)
+                }
             }
         }
     }
 
     /// The group's committed offsets (next offset to consume); partitions without a commit are omitted.
     public func committed(_ partitions: [TopicPartition], timeoutMilliseconds: Int32) throws -> [TopicPartition: Int64] {
-        let handle = try openHandle()
-        return try withPartitionList(partitions) { list in
-            let error = rd_kafka_committed(handle, list, timeoutMilliseconds)
-            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError("kafka: cannot read committed offsets (is the broker reachable?)", error)
+        return try withHandle { handle in
+            try withPartitionList(partitions) { list in
+                let error = rd_kafka_committed(handle, list, timeoutMilliseconds)
+                guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError("kafka: cannot read committed offsets (is the broker reachable?)", error)
+                }
+                return offsets(in: list)
             }
-            return offsets(in: list)
         }
     }
 
@@ -161,19 +181,24 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Stops fetching from `partitions` (still assigned, so no rebalance) until `resume`.
     public func pause(_ partitions: [TopicPartition]) throws {
-        let handle = try openHandle()
-        try withPartitionList(partitions) { try check(rd_kafka_pause_partitions(handle, $0), $0, "pause") }
+        return try withHandle { handle in
+            try withPartitionList(partitions) { try check(rd_kafka_pause_partitions(handle, $0), $0, "pause") }
+        }
     }
 
     public func resume(_ partitions: [TopicPartition]) throws {
-        let handle = try openHandle()
-        try withPartitionList(partitions) { try check(rd_kafka_resume_partitions(handle, $0), $0, "resume") }
+        return try withHandle { handle in
+            try withPartitionList(partitions) { try check(rd_kafka_resume_partitions(handle, $0), $0, "resume") }
+        }
     }
 
     /// High watermark minus position for each assigned partition, from watermarks cached by recent
     /// fetches (no broker round trip). Partitions with no position or watermark yet are omitted.
     public func lag() -> [TopicPartition: Int64] {
-        guard let handle else { return [:] }
+        (try? withHandle(Self.lag(on:))) ?? [:]
+    }
+
+    private static func lag(on handle: OpaquePointer) -> [TopicPartition: Int64] {
         var assignment: PartitionListPointer?
         guard rd_kafka_assignment(handle, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else { return [:] }
         defer { rd_kafka_topic_partition_list_destroy(assignment) }
@@ -192,19 +217,21 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Leaves the group (revoking partitions) and frees the client. Safe to call more than once.
     public func close() {
-        guard let handle else { return }
-        self.handle = nil
-        // Leaving the group revokes everything: stored offsets are committed on the way out, by
-        // librdkafka, not by a synchronous commit inside that revocation, which would wait forever
-        // on the queue close itself is serving.
-        events.closing = true
-        rd_kafka_consumer_close(handle)
-        rd_kafka_destroy(handle)
+        client.withLock { client in
+            guard let handle = client.handle else { return }
+            client.handle = nil
+            // Leaving the group revokes everything: stored offsets are committed on the way out, by
+            // librdkafka, not by a synchronous commit inside that revocation, which would wait forever
+            // on the queue close itself is serving.
+            client.events.closing = true
+            rd_kafka_consumer_close(handle)
+            rd_kafka_destroy(handle)
+        }
     }
 
-    private func openHandle() throws -> OpaquePointer {
-        guard let handle else { throw KafkaError(message: "kafka consumer is closed; create a new consumer.") }
-        return handle
+    /// Runs `body` on the open handle, under the lock that serializes this consumer's calls.
+    private func withHandle<Result>(_ body: (OpaquePointer) throws -> Result) throws -> Result {
+        try client.withLock { client in try body(try client.open()) }
     }
 }
 

@@ -55,10 +55,12 @@ final class ConsumerLoop: Sendable {
         self.hooks = hooks
         highWater = maxUncommitted
         lowWater = maxUncommitted * 4 / 5
-        // On revocation, hand over state and commit what is covered while the partitions are still ours.
+        // On revocation, hand over state and commit what is covered while the partitions are still
+        // ours. Only theirs: a commit taken here for a partition that stays would be lost if that
+        // last-chance commit failed, and with no later event on it the partition would stay behind.
         consumer.storeBeforeRevoke { [unowned self] partitions in
             hooks.revoking(partitions)
-            return takeOwnedCommits().1
+            return takeOwnedCommits(of: Set(partitions.map(PartitionID.init))).1
         }
     }
 
@@ -264,10 +266,10 @@ final class ConsumerLoop: Sendable {
         }
     }
 
-    /// Covered offsets waiting to be committed, for partitions this member still owns.
-    private func takeOwnedCommits() -> ([PartitionID: Int64], [TopicPartition: Int64]) {
+    /// Covered offsets waiting to be committed (of `partitions`, or all), for partitions this member still owns.
+    private func takeOwnedCommits(of partitions: Set<PartitionID>? = nil) -> ([PartitionID: Int64], [TopicPartition: Int64]) {
         let owned = assignment.withLock { $0 }
-        let offsets = engine.takeCommits().filter { owned.contains(TopicPartition($0.key)) }
+        let offsets = engine.takeCommits(for: partitions).filter { owned.contains(TopicPartition($0.key)) }
         return (offsets, offsets.kafkaOffsets)
     }
 

@@ -22,7 +22,7 @@ struct IngressAuth: Sendable, CustomStringConvertible {
             signature = nil
             return
         }
-        let secret = try SecretLoader.load(
+        let secret = try SecretReader.load(
             hmac.secretSource, owner: "http.ingress_hmac", contents: "the webhook signing secret", environment: environment)
         signature = (SymmetricKey(data: Array(secret.utf8)), hmac.header.lowercased())
     }

@@ -33,7 +33,8 @@ final class SyncEngine: Sendable {
     private let deadLetters: DeadLetterWriter
     private let commits = Mutex<[PartitionID: Int64]>([:])
     private let pausedTargets = Mutex<[String: Int]>([:])
-    private let tasks = Mutex<Int>(0)
+    /// Every call, record and write this engine starts; `SyncService.run` runs and awaits them.
+    let requests = EngineRequests()
     /// Lets the demo and tests watch what the service does.
     let observer: SyncObserver?
 
@@ -74,11 +75,17 @@ final class SyncEngine: Sendable {
         return next
     }
 
-    /// Commits waiting for the consumer thread, which owns the consumer handle.
-    func takeCommits() -> [PartitionID: Int64] {
+    /// Commits waiting for the consumer thread, which owns the consumer handle: all of them, or
+    /// those of `partitions`, leaving the others waiting.
+    func takeCommits(for partitions: Set<PartitionID>? = nil) -> [PartitionID: Int64] {
         commits.withLock { pending in
-            defer { pending.removeAll() }
-            return pending
+            guard let partitions else {
+                defer { pending.removeAll() }
+                return pending
+            }
+            let taken = pending.filter { partitions.contains($0.key) }
+            for partition in taken.keys { pending[partition] = nil }
+            return taken
         }
     }
 
@@ -87,7 +94,7 @@ final class SyncEngine: Sendable {
     }
 
     var paused: [String: Int] { pausedTargets.withLock { $0 } }
-    var requestsInFlight: Int { tasks.withLock { $0 } }
+    var requestsInFlight: Int { requests.progress.inFlight }
 
     func perform(_ actions: [CoordinatorAction]) {
         var calls: [CoordinatorAction] = []
@@ -95,7 +102,7 @@ final class SyncEngine: Sendable {
             switch action {
             case .trigger, .pollStatus: calls.append(action)
             case .commit(let offsets): commits.withLock { $0.merge(offsets) { max($0, $1) } }
-            case .deadLetter(let order): spawn { await self.writeDeadLetters(order) }
+            case .deadLetter(let order): requests.start { await self.writeDeadLetters(order) }
             case .pauseTarget(let target, let status):
                 pausedTargets.withLock { $0[target] = status }
                 logger.error(
@@ -118,12 +125,12 @@ final class SyncEngine: Sendable {
         // The budget these calls spend is on the state topic before Braze sees them, so no later
         // owner spends it again, even after a kill -9.
         if case .scheduler = role, let stateStore {
-            spawn { [calls] in
+            requests.start { [calls] in
                 await stateStore.writeAhead(Array(Set(calls.compactMap(\.target))), engine: self)
-                for call in calls { self.spawn { await self.call(call) } }
+                for call in calls { self.requests.start { await self.call(call) } }
             }
         } else {
-            for call in calls { spawn { await self.call(call) } }
+            for call in calls { requests.start { await self.call(call) } }
         }
     }
 
@@ -132,14 +139,6 @@ final class SyncEngine: Sendable {
         case .trigger(let key): await trigger(key)
         case .pollStatus(let key): await pollStatus(key)
         default: break
-        }
-    }
-
-    private func spawn(_ work: @escaping @Sendable () async -> Void) {
-        tasks.withLock { $0 += 1 }
-        Task {
-            await work()
-            self.tasks.withLock { $0 -= 1 }
         }
     }
 

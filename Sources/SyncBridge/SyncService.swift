@@ -82,10 +82,8 @@ public final class SyncService: Service, Sendable {
             return try SchedulingStateStore(topic: stateTopic, bootstrapServers: servers, properties: config.kafka.properties, logger: logger)
         }
 
-        // A paused target (401/403) is probed rarely: from 30 s (or max_backoff if shorter) doubling up to max_backoff.
-        let pausedRetry = RetryPolicy(initialBackoff: min(.seconds(30), config.retry.maxBackoff), maxBackoff: config.retry.maxBackoff)
         let coordinator = Coordinator(
-            settings: CoordinatorSettings(targets: limits, retry: config.retry, pausedRetry: pausedRetry, sendMargin: Self.sendMargin),
+            settings: CoordinatorSettings(targets: limits, retry: config.retry, sendMargin: Self.sendMargin),
             seed: UInt64.random(in: 0...UInt64.max)
         )
         let engine = SyncEngine(
@@ -211,9 +209,12 @@ public final class SyncService: Service, Sendable {
         } else {
             logger.notice("consuming \(config.kafka.topics) as group \(config.kafka.group)")
         }
+        let engines = [engine, forwarding?.engine].compactMap { $0 }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.engine.timer.run(self.engine) }
-            if let stageOne = forwarding?.engine { group.addTask { await stageOne.timer.run(stageOne) } }
+            for engine in engines {
+                group.addTask { await engine.requests.run() }
+                group.addTask { await engine.timer.run(engine) }
+            }
             if let store = engine.stateStore {
                 group.addTask {
                     // At least every second: a crash costs at most this much of the record's age.
@@ -226,8 +227,11 @@ public final class SyncService: Service, Sendable {
             }
             try? await gracefulShutdown()
             await shutDown()
-            engine.timer.stop()
-            forwarding?.engine.timer.stop()
+            for engine in engines {
+                engine.timer.stop()
+                engine.requests.close()
+            }
+            // Whatever still runs (a call Braze has not answered) is cancelled and awaited.
             group.cancelAll()
         }
     }
@@ -280,9 +284,11 @@ public final class SyncService: Service, Sendable {
     private func settle(_ engine: SyncEngine, _ loop: ConsumerLoop, until: ContinuousClock.Instant) async {
         loop.drain()
         engine.input { $0.beginShutdown(at: $1) }
+        // Every change towards drained ends a request: its completion is the moment to look again.
         while ContinuousClock.now < until {
-            if engine.coordinator.withLock({ $0.isDrained }), engine.requestsInFlight == 0 { break }
-            try? await Task.sleep(for: .milliseconds(50))
+            let (inFlight, completed) = engine.requests.progress
+            if inFlight == 0, engine.coordinator.withLock({ $0.isDrained }) { break }
+            await engine.requests.waitForCompletion(after: completed, until: until)
         }
     }
 
@@ -354,44 +360,5 @@ public final class SyncService: Service, Sendable {
         replaceRules(fresh.rules)
         logger.notice("rules reloaded (\(reason)): \(fresh.rules.rules.count) rules from \(fresh.rulesFile)")
         return .success(fresh.rules)
-    }
-}
-
-/// Reads a secret (a Braze API key, a webhook secret) from its environment variable or file.
-/// Secrets never live in the config (G10); a trailing newline from `echo` or an editor is dropped.
-public enum SecretLoader {
-    public struct Missing: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// - Parameters:
-    ///   - owner: the setting, for messages: "target braze", "http.ingress_hmac".
-    ///   - contents: what belongs there, for messages: "the Braze REST API key".
-    public static func load(_ source: APIKeySource, owner: String, contents: String, environment: [String: String]) throws -> String {
-        let text: String
-        switch source {
-        case .environment(let name):
-            guard let value = environment[name] else {
-                throw Missing(description: "\(owner): environment variable \(name) is not set; export \(contents) there")
-            }
-            text = value
-        case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path), let value = String(data: data, encoding: .utf8) else {
-                throw Missing(description: "\(owner): cannot read \(path); check the path and its permissions")
-            }
-            text = value
-        }
-        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !secret.isEmpty else { throw Missing(description: "\(owner): \(source) is empty; put \(contents) there") }
-        return secret
-    }
-
-    /// A target's Braze REST API key.
-    public static func apiKey(for target: TargetSettings, environment: [String: String]) throws -> String {
-        try load(
-            target.apiKeySource, owner: "target \(target.name)",
-            contents: "the Braze REST API key (with the cdi.integration_sync and cdi.integration_job_status permissions)",
-            environment: environment
-        )
     }
 }

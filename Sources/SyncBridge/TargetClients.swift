@@ -20,7 +20,7 @@ final class TargetClients: Sendable {
     init(targets: [TargetSettings], environment: [String: String], logger: Logger) throws {
         var entries: [String: Entry] = [:]
         for target in targets {
-            let key = try SecretLoader.apiKey(for: target, environment: environment)
+            let key = try SecretReader.apiKey(for: target, environment: environment)
             let client = try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout)
             if !client.usesTLS, !Self.isLoopback(target.endpoint) {
                 logger.warning(
@@ -41,7 +41,7 @@ final class TargetClients: Sendable {
     /// Re-reads the target's key; a changed key gets a new client.
     func refreshKey(for target: String) {
         guard let entry = entries.withLock({ $0[target] }) else { return }
-        guard let key = try? SecretLoader.apiKey(for: entry.settings, environment: environment), key != entry.key,
+        guard let key = try? SecretReader.apiKey(for: entry.settings, environment: environment), key != entry.key,
             let client = try? CDIClient(endpoint: entry.settings.endpoint, apiKey: key, timeout: entry.settings.timeout)
         else { return }
         entries.withLock { $0[target] = Entry(settings: entry.settings, key: key, client: client) }

@@ -23,7 +23,7 @@ struct IntegrationOptions: ParsableArguments {
         }
         let key: String
         do {
-            key = try SecretLoader.apiKey(for: target, environment: ProcessInfo.processInfo.environment)
+            key = try SecretReader.apiKey(for: target, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw UsageFailure(message: "\(error)")
         }

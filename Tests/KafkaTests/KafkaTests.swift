@@ -1,4 +1,5 @@
 import Kafka
+import Synchronization
 import Testing
 
 // Serialized: consumers block in poll, and the machine running tests may have few cores.
@@ -130,10 +131,10 @@ struct KafkaTests {
         let patientGroup = quickGroup.merging(["session.timeout.ms": "10000"]) { $1 }
         let a = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupID: "g-handover", topics: ["handover"], properties: patientGroup)
         defer { a.close() }
-        var asked: [[TopicPartition]] = []
+        let askedFor = Mutex<[[TopicPartition]]>([])
         // Pretend everything up to offset 7 is covered on each partition.
         a.storeBeforeRevoke { revoked in
-            asked.append(revoked)
+            askedFor.withLock { $0.append(revoked) }
             return Dictionary(uniqueKeysWithValues: all.map { ($0, 7) })
         }
         let aSeen = Observed()
@@ -152,6 +153,7 @@ struct KafkaTests {
         bPoller.stop()
         let bSeen = bPoller.read { $0 }
         #expect(handedOver)
+        let asked = askedFor.withLock { $0 }
         #expect(!asked.isEmpty)
         #expect(asked.first.map(Set.init).map { $0.isSubset(of: all) } == true)
         // The handover partition was committed by `a` before `b` got it.

@@ -22,18 +22,18 @@ public enum ConfigLoader {
     }
 
     public static func load(text: String, file: String, environment: [String: String] = [:]) throws(ConfigErrors) -> ServiceConfig {
-        let (composed, duplicateKeys) = try YAMLReader.compose(text, file: file)
+        let (composed, duplicateKeys) = try ConfigNodeWalker.compose(text, file: file)
         guard let root = composed else {
             throw ConfigErrors([ConfigIssue(file: file, line: 1, message: "the config file is empty; see the README for a minimal example")])
         }
-        var reader = YAMLReader(file: file, environment: environment)
+        var reader = ConfigNodeWalker(file: file, environment: environment)
         reader.issues = duplicateKeys
         guard let top = reader.mapping(root, named: "the config", allowed: topLevelKeys) else { throw ConfigErrors(reader.issues) }
 
         let kafka = readKafka(top["kafka"], root: root, &reader)
         let targets = readTargets(top["targets"], root: root, &reader)
-        let coalesce = readCoalesce(top["coalesce"], &reader) ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
-        var retry = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300))
+        let coalesce = readCoalesce(top["coalesce"], &reader) ?? CoalescePolicy.default
+        var retry = RetryPolicy.default
         if let node = top["retry"], let entries = reader.mapping(node, named: "retry", allowed: retryKeys) {
             if let value = entries["initial_backoff"].flatMap({ reader.duration($0, named: "retry.initial_backoff") }) {
                 retry.initialBackoff = value
@@ -78,8 +78,8 @@ public enum ConfigLoader {
         path: String, environment: [String: String], targets: [String], defaultCoalesce: CoalescePolicy
     ) throws(ConfigErrors) -> RuleSet {
         let text = try readFile(path, referencedFrom: nil)
-        var reader = YAMLReader(file: path, environment: environment)
-        let (composed, duplicateKeys) = try YAMLReader.compose(text, file: path)
+        var reader = ConfigNodeWalker(file: path, environment: environment)
+        let (composed, duplicateKeys) = try ConfigNodeWalker.compose(text, file: path)
         guard let root = composed else {
             throw ConfigErrors([ConfigIssue(file: path, line: 1, message: "the rules file is empty; it must be a YAML list of rules")])
         }
@@ -105,7 +105,7 @@ public enum ConfigLoader {
         return directory.isEmpty ? path : (directory as NSString).appendingPathComponent(path)
     }
 
-    private static func readKafka(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> KafkaSettings? {
+    private static func readKafka(_ node: Node?, root: Node, _ reader: inout ConfigNodeWalker) -> KafkaSettings? {
         guard let node else {
             reader.report(root, "missing kafka section; add kafka.brokers, kafka.group and kafka.topics")
             return nil
@@ -206,7 +206,7 @@ public enum ConfigLoader {
         )
     }
 
-    private static func readTargets(_ node: Node?, root: Node, _ reader: inout YAMLReader) -> [TargetSettings] {
+    private static func readTargets(_ node: Node?, root: Node, _ reader: inout ConfigNodeWalker) -> [TargetSettings] {
         guard let node else {
             reader.report(root, "missing targets: add at least one Braze target with name, endpoint and api_key_env")
             return []
@@ -230,7 +230,7 @@ public enum ConfigLoader {
             if !(endpoint.hasPrefix("https://") || endpoint.hasPrefix("http://")) {
                 reader.report(endpointNode, "targets.\(name).endpoint '\(endpoint)' must start with https:// (http:// only for a local simulator)")
             }
-            let keySource: APIKeySource
+            let keySource: SecretSource
             switch (entries["api_key_env"], entries["api_key_file"]) {
             case (let env?, nil): keySource = .environment(reader.string(env, named: "api_key_env") ?? "")
             case (nil, let file?): keySource = .file(reader.string(file, named: "api_key_file") ?? "")
@@ -245,10 +245,10 @@ public enum ConfigLoader {
             }
             let rateLimit =
                 entries["rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).rate_limit") }
-                ?? RateLimit(count: 20, window: .seconds(60))
+                ?? .brazeTriggers
             let statusLimit =
                 entries["status_rate_limit"].flatMap { reader.rateLimit($0, named: "targets.\(name).status_rate_limit") }
-                ?? RateLimit(count: 100, window: .seconds(60))
+                ?? .brazeStatuses
             let timeout = entries["timeout"].flatMap { reader.duration($0, named: "targets.\(name).timeout") } ?? .seconds(10)
             targets.append(
                 TargetSettings(
@@ -258,9 +258,9 @@ public enum ConfigLoader {
         return targets
     }
 
-    static func readCoalesce(_ node: Node?, _ reader: inout YAMLReader, base: CoalescePolicy? = nil) -> CoalescePolicy? {
+    static func readCoalesce(_ node: Node?, _ reader: inout ConfigNodeWalker, base: CoalescePolicy? = nil) -> CoalescePolicy? {
         guard let node, let entries = reader.mapping(node, named: "coalesce", allowed: coalesceKeys) else { return nil }
-        var policy = base ?? CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
+        var policy = base ?? CoalescePolicy.default
         if let value = entries["quiet"].flatMap({ reader.duration($0, named: "coalesce.quiet") }) { policy.quiet = value }
         if let value = entries["max_delay"].flatMap({ reader.duration($0, named: "coalesce.max_delay") }) { policy.maxDelay = value }
         if policy.maxDelay < policy.quiet {
@@ -270,7 +270,7 @@ public enum ConfigLoader {
         return policy
     }
 
-    private static func readHTTP(_ node: Node?, _ reader: inout YAMLReader) -> HTTPSettings {
+    private static func readHTTP(_ node: Node?, _ reader: inout ConfigNodeWalker) -> HTTPSettings {
         var settings = HTTPSettings(
             listen: nil, ingressTokens: [], ingressHMAC: nil, maxBody: HTTPSettings.defaultMaxBody, ingressTimeout: .seconds(10))
         guard let node, let entries = reader.mapping(node, named: "http", allowed: httpKeys) else { return settings }
@@ -349,9 +349,9 @@ public enum ConfigLoader {
         return settings
     }
 
-    private static func readHMAC(_ node: Node, _ reader: inout YAMLReader) -> IngressHMACSettings? {
+    private static func readHMAC(_ node: Node, _ reader: inout ConfigNodeWalker) -> IngressHMACSettings? {
         guard let entries = reader.mapping(node, named: "http.ingress_hmac", allowed: hmacKeys) else { return nil }
-        let source: APIKeySource
+        let source: SecretSource
         switch (entries["secret_env"], entries["secret_file"]) {
         case (let env?, nil):
             guard let name = reader.string(env, named: "http.ingress_hmac.secret_env") else { return nil }

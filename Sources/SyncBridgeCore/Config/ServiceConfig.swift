@@ -59,7 +59,7 @@ public enum KafkaMode: String, Sendable {
 public struct TargetSettings: Sendable {
     public var name: String
     public var endpoint: String
-    public var apiKeySource: APIKeySource
+    public var apiKeySource: SecretSource
     public var rateLimit: RateLimit
     public var statusRateLimit: RateLimit
     public var timeout: Duration
@@ -67,7 +67,7 @@ public struct TargetSettings: Sendable {
 
 /// Where a secret lives (a target's API key, the ingress HMAC secret); the secret itself is read
 /// only when it is used (G10).
-public enum APIKeySource: Sendable, Equatable, CustomStringConvertible {
+public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
     case file(String)
 
@@ -86,6 +86,15 @@ public struct RetryPolicy: Equatable, Sendable {
     public init(initialBackoff: Duration, maxBackoff: Duration) {
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
+    }
+
+    /// `retry:` when the config leaves it out.
+    public static let `default` = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300))
+
+    /// A paused target (401/403) is probed rarely: from 30 s (or `max_backoff` if shorter)
+    /// doubling up to `max_backoff`.
+    public static func pausing(under retry: RetryPolicy) -> RetryPolicy {
+        RetryPolicy(initialBackoff: min(.seconds(30), retry.maxBackoff), maxBackoff: retry.maxBackoff)
     }
 }
 
@@ -122,7 +131,7 @@ public struct HTTPSettings: Sendable {
 /// Webhook signatures: a hex HMAC-SHA256 of the raw body, sent in `header`.
 public struct IngressHMACSettings: Sendable, Equatable {
     /// Where the shared secret lives; it is read when the service starts (G10: never from the config).
-    public var secretSource: APIKeySource
+    public var secretSource: SecretSource
     public var header: String
 
     public static let defaultHeader = "X-Signature-256"

@@ -15,8 +15,7 @@ public struct TargetLimits: Equatable, Sendable {
         self.forwardEvery = forwardEvery
     }
 
-    public static let braze = TargetLimits(
-        triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: 100, window: .seconds(60)))
+    public static let braze = TargetLimits(triggers: .brazeTriggers, statuses: .brazeStatuses)
 }
 
 public struct CoordinatorSettings: Sendable {
@@ -35,8 +34,8 @@ public struct CoordinatorSettings: Sendable {
 
     public init(
         targets: [String: TargetLimits],
-        retry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(1), maxBackoff: .seconds(300)),
-        pausedRetry: RetryPolicy = RetryPolicy(initialBackoff: .seconds(30), maxBackoff: .seconds(600)),
+        retry: RetryPolicy = .default,
+        pausedRetry: RetryPolicy? = nil,
         firstPollGuess: Duration = .seconds(5),
         pollInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(30),
         sendMargin: Duration = .zero
@@ -44,7 +43,7 @@ public struct CoordinatorSettings: Sendable {
         self.sendMargin = sendMargin
         self.targets = targets
         self.retry = retry
-        self.pausedRetry = pausedRetry
+        self.pausedRetry = pausedRetry ?? .pausing(under: retry)
         self.firstPollGuess = firstPollGuess
         self.pollInterval = pollInterval
     }

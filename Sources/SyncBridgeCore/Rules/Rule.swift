@@ -25,6 +25,9 @@ public struct CoalescePolicy: Equatable, Hashable, Sendable {
         self.maxDelay = maxDelay
     }
 
+    /// `coalesce:` when the config leaves it out.
+    public static let `default` = CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(120))
+
     /// The tighter of two policies, for an integration reached by several rules.
     public func tightened(by other: CoalescePolicy) -> CoalescePolicy {
         CoalescePolicy(quiet: min(quiet, other.quiet), maxDelay: min(maxDelay, other.maxDelay))

@@ -5,7 +5,7 @@ enum RuleParser {
     static let ruleKeys = ["name", "when", "sync", "sync_from", "allow", "allow_any", "target", "coalesce"]
     static let whenKeys = ["topic", "key", "headers", "json"]
 
-    static func parse(_ node: Node, reader: inout YAMLReader, targets: [String], defaultCoalesce: CoalescePolicy) -> RuleSet {
+    static func parse(_ node: Node, reader: inout ConfigNodeWalker, targets: [String], defaultCoalesce: CoalescePolicy) -> RuleSet {
         guard case .sequence(let sequence) = node else {
             reader.report(node, "rules must be a list of rules, each with name, when and sync")
             return RuleSet(rules: [])
@@ -23,7 +23,7 @@ enum RuleParser {
         return RuleSet(rules: rules)
     }
 
-    private static func parseRule(_ node: Node, reader: inout YAMLReader, targets: [String], defaultCoalesce: CoalescePolicy) -> Rule? {
+    private static func parseRule(_ node: Node, reader: inout ConfigNodeWalker, targets: [String], defaultCoalesce: CoalescePolicy) -> Rule? {
         guard let entries = reader.mapping(node, named: "a rule", allowed: ruleKeys) else { return nil }
         guard let nameNode = entries["name"], let name = reader.string(nameNode, named: "rule name"), !name.isEmpty else {
             if entries["name"] == nil { reader.report(node, "every rule needs a name") }
@@ -113,7 +113,7 @@ enum RuleParser {
         return reader.issues.count == issuesBefore ? rule : nil
     }
 
-    private static func parseWhen(_ node: Node, into rule: inout Rule, reader: inout YAMLReader) {
+    private static func parseWhen(_ node: Node, into rule: inout Rule, reader: inout ConfigNodeWalker) {
         guard let entries = reader.mapping(node, named: "rule '\(rule.name)' when", allowed: whenKeys) else { return }
         if entries.isEmpty {
             reader.report(node, "rule '\(rule.name)' has an empty when, which would match every event; add at least a topic")
@@ -148,7 +148,7 @@ enum RuleParser {
         }
     }
 
-    private static func matcher(_ text: String, at node: Node, what: String, reader: inout YAMLReader) -> TextMatcher? {
+    private static func matcher(_ text: String, at node: Node, what: String, reader: inout ConfigNodeWalker) -> TextMatcher? {
         do { return try TextMatcher(text) } catch {
             reader.report(node, "\(what) '\(text)' is not a valid regex in RE2 syntax (\(CompiledRegex.syntaxReference)): \(error)")
             return nil
@@ -157,7 +157,7 @@ enum RuleParser {
 
     /// A YAML scalar as the JSON value it denotes: plain `true`, `3`, `null` are typed (the
     /// YAML 1.2 core schema spellings), quoted text stays a string.
-    static func jsonScalar(_ node: Node, reader: inout YAMLReader) -> JSONValue? {
+    static func jsonScalar(_ node: Node, reader: inout ConfigNodeWalker) -> JSONValue? {
         guard case .scalar(let scalar) = node else { return nil }
         if scalar.style == .plain {
             switch scalar.string {
@@ -174,7 +174,7 @@ enum RuleParser {
         return reader.expand(scalar.string, at: node, named: "a JSON predicate").map(JSONValue.string)
     }
 
-    private static func jsonPredicate(_ node: Node, reader: inout YAMLReader, rule: String) -> JSONPredicate? {
+    private static func jsonPredicate(_ node: Node, reader: inout ConfigNodeWalker, rule: String) -> JSONPredicate? {
         switch node {
         case .scalar:
             return jsonScalar(node, reader: &reader).map(JSONPredicate.equals)

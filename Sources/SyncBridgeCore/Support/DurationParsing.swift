@@ -32,6 +32,11 @@ public struct RateLimit: Equatable, Sendable, CustomStringConvertible {
     public var count: Int
     public var window: Duration
 
+    /// Braze's documented limits for one workspace: `POST /cdi/integrations/{id}/sync` and
+    /// `GET /cdi/integrations/{id}/job_sync_status`.
+    public static let brazeTriggers = RateLimit(count: 20, window: .seconds(60))
+    public static let brazeStatuses = RateLimit(count: 100, window: .seconds(60))
+
     public init(count: Int, window: Duration) {
         self.count = count
         self.window = window

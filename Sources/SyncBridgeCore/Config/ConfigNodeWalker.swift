@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 /// Walks a Yams node tree, expanding `${VAR}` and collecting `file:line` issues.
-struct YAMLReader {
+struct ConfigNodeWalker {
     let file: String
     let environment: [String: String]
     var issues: [ConfigIssue] = []
