@@ -84,26 +84,6 @@ let package = Package(
             name: "SchedulingLab",
             dependencies: ["SyncBridgeCore", .product(name: "DequeModule", package: "swift-collections")]
         ),
-        .executableTarget(
-            name: "SchedulingBenchmark",
-            dependencies: ["SyncBridgeCore", "SchedulingLab"],
-            path: "Benchmarks/SchedulingBenchmark"
-        ),
-        .executableTarget(
-            name: "RulesBenchmark",
-            dependencies: ["SyncBridgeCore"],
-            path: "Benchmarks/RulesBenchmark"
-        ),
-        .executableTarget(
-            name: "ThroughputBenchmark",
-            dependencies: ["Kafka", "CRdKafka"],
-            path: "Benchmarks/ThroughputBenchmark"
-        ),
-        .executableTarget(
-            name: "MemoryBenchmark",
-            dependencies: ["SyncBridgeCore"],
-            path: "Benchmarks/MemoryBenchmark"
-        ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "BrazeCDITests", dependencies: ["BrazeCDI", "BrazeSimulator"]),
         .testTarget(
@@ -126,6 +106,21 @@ let package = Package(
     // RE2's headers need C++17.
     cxxLanguageStandard: .cxx17
 )
+
+// Benchmarks (Benchmarks/), declared only when SYNCBRIDGE_BENCHMARKS is set, so a user's build and
+// `make test` compile none of them; `make bench` sets it.
+if Context.environment["SYNCBRIDGE_BENCHMARKS"] != nil {
+    let benchmarks: [(name: String, dependencies: [Target.Dependency])] = [
+        ("SchedulingBenchmark", ["SyncBridgeCore", "SchedulingLab"]),
+        ("RulesBenchmark", ["SyncBridgeCore"]),
+        ("ThroughputBenchmark", ["Kafka", "CRdKafka"]),
+        ("MemoryBenchmark", ["SyncBridgeCore"]),
+    ]
+    for benchmark in benchmarks {
+        package.targets.append(.executableTarget(name: benchmark.name, dependencies: benchmark.dependencies, path: "Benchmarks/\(benchmark.name)"))
+        package.products.append(.executable(name: benchmark.name, targets: [benchmark.name]))
+    }
+}
 
 // Fuzz targets (Fuzz/), declared only when SYNCBRIDGE_FUZZ is set so that a plain `swift build`
 // never compiles them: libFuzzer supplies `main`, and they link only with `--sanitize fuzzer`.

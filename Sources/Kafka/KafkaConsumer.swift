@@ -84,6 +84,9 @@ public final class KafkaConsumer: Sendable {
     public func poll(timeoutMilliseconds: Int32) -> ConsumerEvent? {
         client.withLock { client -> ConsumerEvent? in
             let events = client.events
+            if let handle = client.handle, !events.handover.isEmpty, ContinuousClock.now >= events.nextHandoverAttempt {
+                retryHandover(handle, events)
+            }
             if let event = events.next() { return event }
             guard let handle = client.handle, let message = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else {
                 return events.next()
@@ -242,6 +245,11 @@ final class PendingEvents {
     /// Offsets to store while revoked partitions are still owned; see `storeBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
     var closing = false
+    /// Revoked partitions' offsets whose commit inside the revocation was refused, committed
+    /// again from `poll` once the group settles (see `retryHandover`), until `handoverUntil`.
+    var handover: [TopicPartition: Int64] = [:]
+    var handoverUntil = ContinuousClock.now
+    var nextHandoverAttempt = ContinuousClock.now
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -308,12 +316,46 @@ private func commitForHandover(_ handle: OpaquePointer, _ offsets: [TopicPartiti
         guard error == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS else { break }
         Thread.sleep(forTimeInterval: 0.1)
     } while ContinuousClock.now < deadline
-    if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+    guard error != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+    events.append(
+        .error(
+            "kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); it is sent again once the group has settled"
+        ))
+    events.handover.merge(offsets) { max($0, $1) }
+    events.handoverUntil = ContinuousClock.now + handoverRetryWindow
+    events.nextHandoverAttempt = ContinuousClock.now + .milliseconds(500)
+}
+
+/// How long a refused handover commit is retried after its revocation.
+private let handoverRetryWindow = Duration.seconds(30)
+
+/// Commits, after the revocation, the offsets its own commit could not: the group coordinator
+/// refuses commits while the group is joining, which can last until the revoking member itself
+/// rejoins, so waiting inside the revocation cannot always succeed. Kafka takes commits for
+/// partitions a member of the current generation does not own; a partition whose committed
+/// offset is already as far (its new owner committed) is left alone, so none moves back.
+private func retryHandover(_ handle: OpaquePointer, _ events: PendingEvents) {
+    let now = ContinuousClock.now
+    guard now < events.handoverUntil else {
         events.append(
             .error(
-                "kafka: commit before revocation failed (\(String(cString: rd_kafka_err2str(error)))); the stored offsets are committed as the partitions are removed, or those events are redelivered"
+                "kafka: the handover commit for \(events.handover.keys.map(\.description).sorted()) was refused for \(handoverRetryWindow); the new owner redelivers those events"
             ))
+        events.handover = [:]
+        return
     }
+    events.nextHandoverAttempt = now + .milliseconds(500)
+    let current = withPartitionList(Array(events.handover.keys)) { list -> [TopicPartition: Int64]? in
+        rd_kafka_committed(handle, list, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR ? offsets(in: list) : nil
+    }
+    guard let current else { return }
+    events.handover = events.handover.filter { (current[$0.key] ?? -1) < $0.value }
+    guard !events.handover.isEmpty else { return }
+    let pending = events.handover
+    let error = withPartitionList(pending.map { ($0.key, $0.value) }) { rd_kafka_commit(handle, $0, 0) }
+    guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+    events.handover = [:]
+    events.append(.committed(pending))
 }
 
 /// librdkafka's committer finished a commit (served inside poll, like the rebalance callback).

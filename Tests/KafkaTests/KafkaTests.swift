@@ -119,7 +119,10 @@ struct KafkaTests {
         #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
     }
 
-    @Test func offsetsAreCommittedInsideTheRevocationWhileStillOwned() throws {
+    /// With `refusedCommits` OffsetCommit requests answered REBALANCE_IN_PROGRESS, more than the
+    /// revocation's own retries take, the commit lands after the rebalance instead.
+    @Test(arguments: [0, 45])
+    func revokedPartitionsOffsetsAreCommittedForTheirNextOwner(refusedCommits: Int) throws {
         let cluster = try EmbeddedKafkaCluster()
         defer { cluster.shutdown() }
         try cluster.createTopic("handover", partitions: 2)
@@ -139,6 +142,8 @@ struct KafkaTests {
         }
         let aSeen = Observed()
         #expect(pollUntil([(a, aSeen)]) { aSeen.assignment == all })
+        // OffsetCommit is API key 8; 27 is REBALANCE_IN_PROGRESS.
+        if refusedCommits > 0 { cluster.pushRequestErrors(apiKey: 8, errors: Array(repeating: 27, count: refusedCommits)) }
 
         // `b` polls on its own thread: while `a` sits in its revocation callback, `b`'s part of the
         // rebalance goes on, as it does for two processes (polled in turn from one thread, `b` could
@@ -156,8 +161,16 @@ struct KafkaTests {
         let asked = askedFor.withLock { $0 }
         #expect(!asked.isEmpty)
         #expect(asked.first.map(Set.init).map { $0.isSubset(of: all) } == true)
-        // The handover partition was committed by `a` before `b` got it.
-        let committed = try a.committed(Array(all), timeoutMilliseconds: 15_000)
+        // The handover partition's offset is committed: inside the revocation, or, when the
+        // coordinator refused that (the group was still joining), by `a` once the group settled.
+        var committed: [TopicPartition: Int64] = [:]
+        _ = pollUntil([(a, aSeen)], seconds: 40) {
+            committed = (try? a.committed(Array(all), timeoutMilliseconds: 5_000)) ?? [:]
+            return bSeen.assignment.allSatisfy { committed[$0] == 7 }
+        }
+        if refusedCommits > 0 {
+            #expect(aSeen.errors.contains { $0.contains("commit before revocation failed") }, "the revocation's commit was refused: \(aSeen.errors)")
+        }
         for partition in bSeen.assignment {
             #expect(
                 committed[partition] == 7,
