@@ -97,6 +97,29 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         #expect(commits(c.triggerCompleted(keyA, result: .accepted, at: next + .milliseconds(200))) == [p0: 6])
     }
 
+    /// With the status budget idle a running job with waiting events is polled every
+    /// `fastPollInterval`; with the window nearly spent, no sooner than the usual 2 s floor.
+    @Test(arguments: [0, 80])
+    func statusBudgetHeadroomShortensThePollInterval(statusCallsAlreadySpent: Int) {
+        var c = coordinator()
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10.1))
+        _ = c.consume(1, [keyA], at: 11)
+        // Other tools' (or earlier) status calls this window, as the server reports them.
+        let remaining = 100 - statusCallsAlreadySpent
+        let hint = RateLimitHint(remaining: remaining, resetAt: at(70))
+        #expect(c.tick(at: at(21)).contains(.pollStatus(keyA)))
+        _ = c.statusCompleted(keyA, result: .running, rateLimit: hint, at: at(21.1))
+        let interval = c.nextDeadline! - at(21.1)
+        if statusCallsAlreadySpent == 0 {
+            // A twentieth of the job's 11 s age, above the 0.3 s floor.
+            #expect(interval < .seconds(1), "polled again after \(interval)")
+        } else {
+            #expect(interval >= .seconds(2), "polled again after \(interval)")
+        }
+    }
+
     @Test func G2_cleanIntegrationIsNeverPolled() {
         var c = coordinator()
         _ = c.consume(0, [keyA], at: 0)

@@ -28,6 +28,10 @@ public struct CoordinatorSettings: Sendable {
     /// Bounds of the interval between polls of a running job; within them the interval is a
     /// twentieth of the job's age, so a longer job is polled less often.
     public var pollInterval: ClosedRange<Duration>
+    /// The shortest interval between polls of one running job, used while the target's status
+    /// budget has room for every dirty running job to be polled that often; below
+    /// `pollInterval.lowerBound`, so that a short job's end is seen promptly.
+    public var fastPollInterval: Duration
     /// Padding on every rate window for the time between spending a token and the request
     /// reaching Braze (see `RateBudget.margin`).
     public var sendMargin: Duration
@@ -38,8 +42,10 @@ public struct CoordinatorSettings: Sendable {
         pausedRetry: RetryPolicy? = nil,
         firstPollGuess: Duration = .seconds(5),
         pollInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(30),
+        fastPollInterval: Duration = .milliseconds(300),
         sendMargin: Duration = .zero
     ) {
+        self.fastPollInterval = min(fastPollInterval, pollInterval.lowerBound)
         self.sendMargin = sendMargin
         self.targets = targets
         self.retry = retry
@@ -265,11 +271,13 @@ public struct Coordinator: Sendable {
         state.inFlight = nil
         var target = targets[key.target]!
         target.statuses.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
+        // The next poll's interval depends on what this answer says is left of the budget.
+        targets[key.target] = target
 
         switch (result, state.job) {
         case (.running, .running(let since, _)):
             state.failures = 0
-            state.job = .running(since: since, nextPollAt: now + pollInterval(jobAge: now - since))
+            state.job = .running(since: since, nextPollAt: now + pollInterval(jobAge: now - since, target: key.target, now: now))
         case (.finished(let duration), .running(let since, _)):
             learn(duration ?? (now - since), into: &state)
             state.failures = 0
@@ -295,7 +303,7 @@ public struct Coordinator: Sendable {
             // G6: a failing status endpoint is retried with backoff, never sooner than a normal poll.
             state.failures += 1
             let backoff = Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
-            state.job = .running(since: since, nextPollAt: now + max(pollInterval(jobAge: now - since), backoff))
+            state.job = .running(since: since, nextPollAt: now + max(pollInterval(jobAge: now - since, target: key.target, now: now), backoff))
         case (.failed, .unknown):
             state.failures += 1
             state.retryAt = now + Backoff(policy: settings.retry).delay(attempt: state.failures - 1, using: &random)
@@ -479,9 +487,33 @@ public struct Coordinator: Sendable {
     /// newly dirty integration but reaches the upper bound during long waits, which is
     /// exactly where the slowest events sit.) That is about 14 polls per doubling of age;
     /// when many jobs are polled at once the status budget (G4) spaces them, oldest first.
-    private func pollInterval(jobAge: Duration) -> Duration {
-        min(settings.pollInterval.upperBound, max(settings.pollInterval.lowerBound, jobAge.scaled(by: 0.05)))
+    ///
+    /// The floor of that interval follows the status budget. While the window has tokens left
+    /// (beyond a quarter of `status_rate_limit` kept spare) for every running job with waiting
+    /// events to be polled every `fastPollInterval` for the next few seconds, the floor is that
+    /// interval; otherwise it is the usual one, and the budget spaces the polls, oldest waiting
+    /// event first.
+    private func pollInterval(jobAge: Duration, target: String, now: Moment) -> Duration {
+        min(settings.pollInterval.upperBound, max(pollFloor(target: target, now: now), jobAge.scaled(by: 0.05)))
     }
+
+    private func pollFloor(target: String, now: Moment) -> Duration {
+        guard let limit = settings.targets[target]?.statuses, limit.count > 0, let budget = targets[target]?.statuses else {
+            return settings.pollInterval.lowerBound
+        }
+        let polled = max(
+            1,
+            active.reduce(into: 0) { count, key in
+                guard key.target == target, let state = integrations[key], state.job.wantsPoll, !state.pending.isEmpty else { return }
+                count += 1
+            })
+        let spendable = budget.remaining(at: now) - limit.count / 4
+        let fastPolls = polled * Int(Self.fastPollHorizon / settings.fastPollInterval)
+        return spendable >= fastPolls ? settings.fastPollInterval : settings.pollInterval.lowerBound
+    }
+
+    /// How far ahead fast polling must be affordable.
+    static let fastPollHorizon = Duration.seconds(5)
 
     private func learn(_ duration: Duration, into state: inout Integration) {
         state.recentDurations.append(duration)

@@ -52,6 +52,13 @@ public struct RateBudget: Sendable {
     }
 
     /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
+    /// Sends this window still allows at `now` (the server's `X-RateLimit-Remaining` included).
+    public func remaining(at now: Moment) -> Int {
+        let ours = limit.count - sent.reduce(0) { $0 + ($1 + span > now ? 1 : 0) }
+        guard let server = serverRemaining, let reset = serverResetAt, reset > now else { return max(0, ours) }
+        return max(0, min(ours, server))
+    }
+
     public func sentInWindow(at now: Moment) -> [Moment] {
         sent.filter { $0 + span > now }
     }
