@@ -95,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SyncBridgeTests",
-            dependencies: ["SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator"]
+            dependencies: ["SyncBridge", "SyncBridgeCore", "Kafka", "BrazeCDI", "BrazeSimulator", .product(name: "Yams", package: "Yams")]
         ),
         // Runs the built `syncbridge` binary as child processes (kill -9, failover, broker faults).
         .testTarget(
