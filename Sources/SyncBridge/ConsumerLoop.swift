@@ -104,16 +104,27 @@ final class ConsumerLoop: Sendable {
                 try? consumer.pause(Array(assignment.withLock { $0 }))
                 pausedForDrain = true
             }
-            // Up to a batch of records between commits and backpressure checks.
+            // Up to a batch of records between commits and backpressure checks; the records go to
+            // the coordinator together (one lock, one clock read), after what came before them.
             var budget = 500
             var wait: Int32 = 50
+            var batch = Batch(rules: engine.rules.withLock { $0 })
             while budget > 0, let event = consumer.poll(timeoutMilliseconds: wait) {
-                handle(event, fetching: !pausedForDrain)
+                if case .message(let message) = event {
+                    process(message, into: &batch)
+                } else {
+                    flush(&batch)
+                    handle(event, fetching: !pausedForDrain)
+                }
                 budget -= 1
                 wait = 0
                 // Over the bound: end the batch early so backpressure applies within ~50 records.
-                if budget % 50 == 0, engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
+                if budget % 50 == 0 {
+                    flush(&batch)
+                    if engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
+                }
             }
+            flush(&batch)
             commitPending()
             if !pausedForDrain { applyBackpressure() }
             if ContinuousClock.now - lastGauges > .seconds(1) {
@@ -125,10 +136,49 @@ final class ConsumerLoop: Sendable {
         consumer.close()
     }
 
+    /// Records consumed since the last hand-over to the coordinator, and their counts for the
+    /// metrics, which are added once per batch rather than looked up per record.
+    private struct Batch {
+        enum Item {
+            case event(ConsumedEvent)
+            case request(EventRef, RequestRecord)
+        }
+        let rules: RuleSet
+        var items: [Item] = []
+        var consumed: [String: Int] = [:]
+        var matched: [String: Int] = [:]
+        var unmatched = 0
+    }
+
+    private func flush(_ batch: inout Batch) {
+        if !batch.items.isEmpty {
+            let items = batch.items
+            batch.items.removeAll(keepingCapacity: true)
+            engine.input { coordinator, now in
+                let wall = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
+                return coordinator.eventsConsumed(
+                    items.map { item in
+                        switch item {
+                        case .event(let event): return event
+                        case .request(let ref, let request):
+                            return ConsumedEvent(ref, demands: [request.key: request.policy], span: request.span(on: wall))
+                        }
+                    }, at: now)
+            }
+        }
+        let metrics = engine.metrics
+        for (topic, count) in batch.consumed { metrics.consumed(topic: topic, count: count) }
+        for (rule, count) in batch.matched { metrics.matched(rule: rule, count: count) }
+        if batch.unmatched > 0 { metrics.unmatched(count: batch.unmatched) }
+        batch.consumed.removeAll(keepingCapacity: true)
+        batch.matched.removeAll(keepingCapacity: true)
+        batch.unmatched = 0
+    }
+
     private func handle(_ event: ConsumerEvent, fetching: Bool) {
         switch event {
-        case .message(let message):
-            process(message)
+        case .message:
+            preconditionFailure("records go through a Batch")
         case .assigned(let partitions):
             hooks.assigned(partitions)
             assignment.withLock { $0.formUnion(partitions) }
@@ -152,19 +202,18 @@ final class ConsumerLoop: Sendable {
         }
     }
 
-    private func process(_ message: KafkaMessage) {
+    private func process(_ message: KafkaMessage, into batch: inout Batch) {
         switch records {
         case .events(let skipping) where skipping.contains(message.topic):
-            engine.input {
-                $0.eventConsumed(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:], at: $1)
-            }
-        case .events: processEvent(message)
-        case .requests(let codec): processRequest(message, codec)
+            batch.items.append(
+                .event(ConsumedEvent(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:])))
+        case .events: processEvent(message, into: &batch)
+        case .requests(let codec): processRequest(message, codec, into: &batch)
         }
     }
 
     /// Stage two: a request record stands for the events stage one coalesced, with their times.
-    private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec) {
+    private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec, into batch: inout Batch) {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
         // Kept either way: a refused record and a request a 400/404 disables are both dead-lettered.
         engine.payloads.keep(message, at: ref.partition)
@@ -173,37 +222,33 @@ final class ConsumerLoop: Sendable {
             engine.logger.warning(
                 "\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))"
             )
-            engine.input { $0.eventConsumed(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue, at: $1) }
+            batch.items.append(.event(ConsumedEvent(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue)))
             return
         }
-        engine.input { coordinator, now in
-            let span = request.span(on: WallClock(now: now, epochNow: Date().timeIntervalSince1970))
-            return coordinator.eventConsumed(ref, demands: [request.key: request.policy], span: span, at: now)
-        }
+        batch.items.append(.request(ref, request))
     }
 
-    private func processEvent(_ message: KafkaMessage) {
+    private func processEvent(_ message: KafkaMessage, into batch: inout Batch) {
         let metrics = engine.metrics
-        metrics.consumed(topic: message.topic)
+        batch.consumed[message.topic, default: 0] += 1
         let incoming = IncomingEvent(
             topic: message.topic, key: message.key,
             headers: message.headers.map { ($0.name, $0.value) }, value: message.value
         )
-        let match = engine.rules.withLock { $0 }.evaluate(incoming)
+        let match = batch.rules.evaluate(incoming)
         if let reason = match.invalidValue { metrics.invalid(reason) }
-        for rule in match.matchedRules { metrics.matched(rule: rule) }
+        for rule in match.matchedRules { batch.matched[rule, default: 0] += 1 }
         for problem in match.problems {
             metrics.invalid(problem.reason)
             engine.logger.warning(
                 "\(message.topic)[\(message.partition)]@\(message.offset): rule '\(problem.rule)': \(problem.detail); dead-lettered (\(problem.reason.rawValue))"
             )
         }
-        if match.matchedRules.isEmpty { metrics.unmatched() }
+        if match.matchedRules.isEmpty { batch.unmatched += 1 }
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
         if !match.demands.isEmpty || !match.problems.isEmpty { engine.payloads.keep(message, at: ref.partition) }
         engine.observer?.consumed(ref, integrations: Array(match.demands.keys), at: Date())
-        let reason = match.problems.first?.reason.rawValue
-        engine.input { $0.eventConsumed(ref, demands: match.demands, deadLetterReason: reason, at: $1) }
+        batch.items.append(.event(ConsumedEvent(ref, demands: match.demands, deadLetterReason: match.problems.first?.reason.rawValue)))
     }
 
     /// Over the bound, pauses the partitions holding the most uncommitted events until those

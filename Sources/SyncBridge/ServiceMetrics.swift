@@ -17,9 +17,14 @@ final class ServiceMetrics: Sendable {
         )
     }
 
-    func consumed(topic: String) { registry.makeCounter(name: "syncbridge_events_consumed_total", labels: [("topic", topic)]).increment() }
-    func matched(rule: String) { registry.makeCounter(name: "syncbridge_events_matched_total", labels: [("rule", rule)]).increment() }
-    func unmatched() { registry.makeCounter(name: "syncbridge_events_unmatched_total").increment() }
+    // Counted per batch by the consumer thread: a registry lookup per record cost about 6 % of the hot path.
+    func consumed(topic: String, count: Int) {
+        registry.makeCounter(name: "syncbridge_events_consumed_total", labels: [("topic", topic)]).increment(by: Int64(count))
+    }
+    func matched(rule: String, count: Int) {
+        registry.makeCounter(name: "syncbridge_events_matched_total", labels: [("rule", rule)]).increment(by: Int64(count))
+    }
+    func unmatched(count: Int) { registry.makeCounter(name: "syncbridge_events_unmatched_total").increment(by: Int64(count)) }
     func invalid(_ reason: InvalidReason) {
         registry.makeCounter(name: "syncbridge_events_invalid_total", labels: [("reason", reason.rawValue)]).increment()
     }

@@ -120,6 +120,25 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         }
     }
 
+    /// A batch is the same as its events one by one: the same pending work, the same commits
+    /// (gathered into one action), the same trigger later.
+    @Test func aBatchOfEventsActsLikeTheEventsOneByOne() {
+        var single = coordinator(), batched = coordinator()
+        let demands: [[IntegrationKey]] = [[], [], [keyA], [], [keyA, keyB], []]
+        var singleCommits: [PartitionID: Int64] = [:]
+        for (offset, keys) in demands.enumerated() { singleCommits.merge(commits(single.consume(Int64(offset), keys, at: 1))) { max($0, $1) } }
+        let batch = demands.enumerated().map { offset, keys in
+            ConsumedEvent(EventRef(partition: p0, offset: Int64(offset)), demands: Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) }))
+        }
+        let actions = batched.eventsConsumed(batch, at: at(1))
+        #expect(actions.filter { if case .commit = $0 { true } else { false } }.count == 1)
+        #expect(commits(actions) == singleCommits)
+        #expect(commits(actions) == [p0: 2])
+        #expect(batched.uncommittedEvents == single.uncommittedEvents)
+        #expect(batched.nextDeadline == single.nextDeadline)
+        #expect(triggers(batched.tick(at: at(11))) == triggers(single.tick(at: at(11))))
+    }
+
     @Test func G2_cleanIntegrationIsNeverPolled() {
         var c = coordinator()
         _ = c.consume(0, [keyA], at: 0)

@@ -162,6 +162,26 @@ public struct Coordinator: Sendable {
         at now: Moment
     ) -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
+        record(event, demands: demands, deadLetterReason: deadLetterReason, span: span, at: now, into: &actions)
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    /// Many consumed events at once, in order: the same as one `eventConsumed` each, with the
+    /// commits they free gathered into one action (the shell's hot path calls this per batch).
+    public mutating func eventsConsumed(_ events: [ConsumedEvent], at now: Moment) -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        for event in events {
+            record(event.ref, demands: event.demands, deadLetterReason: event.deadLetterReason, span: event.span, at: now, into: &actions)
+        }
+        appendCommits(to: &actions)
+        return actions
+    }
+
+    private mutating func record(
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, span: ClosedRange<Moment>?, at now: Moment,
+        into actions: inout [CoordinatorAction]
+    ) {
         ledger.record(event, outstanding: demands.count + (deadLetterReason == nil ? 0 : 1))
         if let deadLetterReason {
             actions.append(.deadLetter(orderDeadLetter([event], reason: deadLetterReason, integration: nil, status: nil)))
@@ -178,8 +198,6 @@ public struct Coordinator: Sendable {
             active.insert(key)
             if let due = dueTime(key, integrations[key]!, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
         }
-        appendCommits(to: &actions)
-        return actions
     }
 
     public mutating func eventConsumed(

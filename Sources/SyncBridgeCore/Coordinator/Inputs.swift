@@ -78,3 +78,18 @@ public struct DeadLetterOrder: Equatable, Sendable {
     public var integration: IntegrationKey?
     public var status: Int?
 }
+
+/// One consumed record for `Coordinator.eventsConsumed`: see `eventConsumed` for the fields.
+public struct ConsumedEvent: Sendable {
+    public var ref: EventRef
+    public var demands: [IntegrationKey: CoalescePolicy]
+    public var deadLetterReason: String?
+    public var span: ClosedRange<Moment>?
+
+    public init(_ ref: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String? = nil, span: ClosedRange<Moment>? = nil) {
+        self.ref = ref
+        self.demands = demands
+        self.deadLetterReason = deadLetterReason
+        self.span = span
+    }
+}
