@@ -6,10 +6,15 @@
 // and 90 % of the topic, so start-up (the group join) and the last commit interval don't count.
 //
 //   swift build -c release --product syncbridge --product ThroughputBenchmark
-//   .build/release/ThroughputBenchmark [--events N] [--partitions P]
+//   .build/release/ThroughputBenchmark [--events N] [--partitions P] [--matching PERCENT] [--direct-only]
 import CRdKafka
 import Foundation
 import Kafka
+import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -18,6 +23,9 @@ func option(_ name: String, _ fallback: Int) -> Int {
 }
 let eventCount = option("--events", 1_000_000)
 let partitionCount = Int32(option("--partitions", 32))
+/// For profiling one configuration: one matching share, and direct mode only.
+let matchingShares = arguments.contains("--matching") ? [option("--matching", 10)] : [10, 100]
+let directOnly = arguments.contains("--direct-only")
 let ruleCount = 100
 let integrationIDs = (0..<ruleCount).map { String(format: "7b000000-0000-4000-8000-%012d", $0) }
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("syncbridge-throughput-\(getpid())")
@@ -106,7 +114,7 @@ func startSimulator() throws -> (ChildProcess, String) {
     fatalError("the simulator did not start; see \(log)")
 }
 
-func writeConfig(topic: String, group: String, mode: String, simulator: String) throws -> String {
+func writeConfig(topic: String, group: String, mode: String, simulator: String, httpPort: Int) throws -> String {
     let rules = (0..<ruleCount).map {
         #"  - { name: r\#($0), when: { topic: "\#(topic)", json: { /table: T\#($0) } }, sync: ["\#(integrationIDs[$0])"] }"#
     }
@@ -125,10 +133,11 @@ func writeConfig(topic: String, group: String, mode: String, simulator: String) 
             rate_limit: "1000000/1m"
             status_rate_limit: "1000000/1m"
         coalesce: { quiet: 500ms, max_delay: 2s }
+        http: { listen: "127.0.0.1:\(httpPort)" }
         rules:
         \(rules.joined(separator: "\n"))
         """
-    let path = scratch.appendingPathComponent("\(group).yaml").path
+    let path = scratch.appendingPathComponent("\(group)-\(httpPort).yaml").path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
@@ -138,7 +147,10 @@ func writeConfig(topic: String, group: String, mode: String, simulator: String) 
 struct Measurement {
     var label: String
     var processes: Int
-    var eventsPerSecond: Double
+    /// Events consumed per second (for SyncBridge: `syncbridge_events_consumed_total`).
+    var consumedPerSecond: Double
+    /// Events committed per second; nil for the raw loop, which commits nothing.
+    var committedPerSecond: Double?
 }
 
 /// The rate between the moments `progress` first reached 10 % and 90 % of the events.
@@ -159,32 +171,52 @@ struct SteadyRate {
     }
 }
 
-/// Events committed per second by `group`, sampled every 100 ms.
-func measureCommits(topic: String, group: String, timeout: TimeInterval) -> Double {
+/// Events consumed (scraped from each process's `/metrics`) and committed by `group` per second,
+/// both sampled every 100 ms.
+func measure(topic: String, group: String, metricsPorts: [Int], timeout: TimeInterval) -> (consumed: Double, committed: Double) {
     let partitions = (0..<partitionCount).map { TopicPartition(topic: topic, partition: $0) }
-    var rate = SteadyRate()
+    var consumed = SteadyRate(), committed = SteadyRate()
     let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline, !rate.finished {
-        let committed =
+    while Date() < deadline, !committed.finished {
+        consumed.record(metricsPorts.reduce(0) { $0 + consumedCount(port: $1) })
+        let offsets =
             (try? KafkaConsumer.committedOffsets(
                 bootstrapServers: cluster.bootstrapServers, groupID: group, partitions: partitions, timeoutMilliseconds: 5000)) ?? [:]
-        rate.record(Int(committed.values.reduce(0, +)))
+        committed.record(Int(offsets.values.reduce(0, +)))
         usleep(100_000)
     }
-    return rate.eventsPerSecond
+    return (consumed.eventsPerSecond, committed.eventsPerSecond)
+}
+
+/// `syncbridge_events_consumed_total` of the process serving `/metrics` on `port`; 0 before it answers.
+func consumedCount(port: Int) -> Int {
+    let done = DispatchSemaphore(value: 0)
+    let body = Mutex<String?>(nil)
+    URLSession.shared.dataTask(with: URL(string: "http://127.0.0.1:\(port)/metrics")!) { data, _, _ in
+        body.withLock { $0 = data.map { String(decoding: $0, as: UTF8.self) } }
+        done.signal()
+    }.resume()
+    guard done.wait(timeout: .now() + 2) == .success, let text = body.withLock({ $0 }) else { return 0 }
+    return text.split(separator: "\n").filter { $0.hasPrefix("syncbridge_events_consumed_total") }
+        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
 }
 
 func runSyncBridge(topic: String, mode: String, processes: Int, simulator: String, tag: String) throws -> Measurement {
     let group = "bench-\(tag)-\(mode)-\(processes)"
-    let config = try writeConfig(topic: topic, group: group, mode: mode, simulator: simulator)
-    let children = try (0..<processes).map { index in
-        try ChildProcess(
+    // A port per process of each run, so a slow exit of the previous run cannot hold it.
+    let first = 19_400 + (tag == "m10" ? 0 : 50) + (mode == "direct" ? 0 : 10 * processes)
+    let ports = (0..<processes).map { first + $0 }
+    let children = try ports.enumerated().map { index, port in
+        let config = try writeConfig(topic: topic, group: group, mode: mode, simulator: simulator, httpPort: port)
+        return try ChildProcess(
             ["run", "--config", config, "--log-level", "warning"], log: scratch.appendingPathComponent("\(group)-\(index).log").path,
             environment: ["BENCH_KEY": "bench"])
     }
     defer { children.forEach { $0.stop() } }
-    let rate = measureCommits(topic: topic, group: group, timeout: 300)
-    return Measurement(label: mode == "direct" ? "SyncBridge, direct" : "SyncBridge, partitioned", processes: processes, eventsPerSecond: rate)
+    let rate = measure(topic: topic, group: group, metricsPorts: ports, timeout: 300)
+    return Measurement(
+        label: mode == "direct" ? "SyncBridge, direct" : "SyncBridge, partitioned", processes: processes, consumedPerSecond: rate.consumed,
+        committedPerSecond: rate.committed)
 }
 
 /// A plain librdkafka consumer: subscribe, poll, count. No decoding, no commits.
@@ -220,7 +252,7 @@ func runRawLoop(topic: String, tag: String) -> Measurement {
         }
         rd_kafka_message_destroy(message)
     }
-    return Measurement(label: "raw librdkafka poll loop", processes: 1, eventsPerSecond: rate.eventsPerSecond)
+    return Measurement(label: "raw librdkafka poll loop", processes: 1, consumedPerSecond: rate.eventsPerSecond, committedPerSecond: nil)
 }
 
 // MARK: - Run
@@ -229,21 +261,24 @@ let (simulator, simulatorURL) = try startSimulator()
 defer { simulator.stop() }
 print("ThroughputBenchmark: \(eventCount) events of about 120 B on \(partitionCount) partitions, \(ruleCount) rules, embedded broker")
 print("")
-print("| matching | consumer | processes | events/s committed | ÷ raw loop |")
-print("|---|---|---|---|---|")
-for matching in [10, 100] {
+print("| matching | consumer | processes | events/s consumed | ÷ raw loop | events/s committed | ÷ raw loop |")
+print("|---|---|---|---|---|---|---|")
+for matching in matchingShares {
     let tag = "m\(matching)"
     let topic = "bench.\(tag).data-updated"
     try produceWorkload(topic: topic, matchingPercent: matching)
     let raw = runRawLoop(topic: topic, tag: tag)
     var rows = [raw]
     rows.append(try runSyncBridge(topic: topic, mode: "direct", processes: 1, simulator: simulatorURL, tag: tag))
-    for processes in 1...3 {
+    for processes in 1...3 where !directOnly {
         rows.append(try runSyncBridge(topic: topic, mode: "partitioned", processes: processes, simulator: simulatorURL, tag: tag))
     }
+    func ratio(_ value: Double) -> String { String(format: "%.2f", raw.consumedPerSecond > 0 ? value / raw.consumedPerSecond : 0) }
     for row in rows {
-        let ratio = raw.eventsPerSecond > 0 ? row.eventsPerSecond / raw.eventsPerSecond : 0
-        print("| \(matching) % | \(row.label) | \(row.processes) | \(Int(row.eventsPerSecond.rounded())) | \(String(format: "%.2f", ratio)) |")
+        let committed = row.committedPerSecond.map { "\(Int($0.rounded())) | \(ratio($0))" } ?? "– | –"
+        print(
+            "| \(matching) % | \(row.label) | \(row.processes) | \(Int(row.consumedPerSecond.rounded())) | \(ratio(row.consumedPerSecond)) | \(committed) |"
+        )
     }
 }
 try? FileManager.default.removeItem(at: scratch)
