@@ -255,6 +255,24 @@ func runRawLoop(topic: String, tag: String) -> Measurement {
     return Measurement(label: "raw librdkafka poll loop", processes: 1, consumedPerSecond: rate.eventsPerSecond, committedPerSecond: nil)
 }
 
+/// The same count through SyncBridge's `KafkaConsumer` (its defaults: stored offsets,
+/// auto-commit, cooperative-sticky), with nothing done per record: the wrapper's own cost.
+func runWrapperLoop(topic: String, tag: String) throws -> Measurement {
+    let consumer = try KafkaConsumer(
+        bootstrapServers: cluster.bootstrapServers, groupID: "bench-\(tag)-wrapper", topics: [topic],
+        properties: ["fetch.wait.max.ms": "50", "session.timeout.ms": "10000", "heartbeat.interval.ms": "500"])
+    defer { consumer.close() }
+    var consumed = 0
+    var rate = SteadyRate()
+    let deadline = Date().addingTimeInterval(120)
+    while !rate.finished, Date() < deadline {
+        guard case .message? = consumer.poll(timeoutMilliseconds: 100) else { continue }
+        consumed += 1
+        if consumed % 1000 == 0 { rate.record(consumed) }
+    }
+    return Measurement(label: "KafkaConsumer poll loop", processes: 1, consumedPerSecond: rate.eventsPerSecond, committedPerSecond: nil)
+}
+
 // MARK: - Run
 
 let (simulator, simulatorURL) = try startSimulator()
@@ -268,7 +286,7 @@ for matching in matchingShares {
     let topic = "bench.\(tag).data-updated"
     try produceWorkload(topic: topic, matchingPercent: matching)
     let raw = runRawLoop(topic: topic, tag: tag)
-    var rows = [raw]
+    var rows = [raw, try runWrapperLoop(topic: topic, tag: tag)]
     rows.append(try runSyncBridge(topic: topic, mode: "direct", processes: 1, simulator: simulatorURL, tag: tag))
     for processes in 1...3 where !directOnly {
         rows.append(try runSyncBridge(topic: topic, mode: "partitioned", processes: processes, simulator: simulatorURL, tag: tag))
