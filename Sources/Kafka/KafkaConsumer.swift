@@ -250,6 +250,7 @@ final class PendingEvents {
     var handover: [TopicPartition: Int64] = [:]
     var handoverUntil = ContinuousClock.now
     var nextHandoverAttempt = ContinuousClock.now
+    var handoverAttempts = 0
 
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
@@ -324,10 +325,12 @@ private func commitForHandover(_ handle: OpaquePointer, _ offsets: [TopicPartiti
     events.handover.merge(offsets) { max($0, $1) }
     events.handoverUntil = ContinuousClock.now + handoverRetryWindow
     events.nextHandoverAttempt = ContinuousClock.now + .milliseconds(500)
+    events.handoverAttempts = 0
 }
 
-/// How long a refused handover commit is retried after its revocation.
-private let handoverRetryWindow = Duration.seconds(30)
+/// How long a refused handover commit is retried after its revocation: longer than a loaded
+/// group takes to settle (the embedded coordinator alone can wait twice session.timeout - 1 s).
+private let handoverRetryWindow = Duration.seconds(120)
 
 /// Commits, after the revocation, the offsets its own commit could not: the group coordinator
 /// refuses commits while the group is joining, which can last until the revoking member itself
@@ -344,7 +347,9 @@ private func retryHandover(_ handle: OpaquePointer, _ events: PendingEvents) {
         events.handover = [:]
         return
     }
-    events.nextHandoverAttempt = now + .milliseconds(500)
+    // 0.5 s doubling to 4 s: each attempt blocks this poll for up to a second.
+    events.nextHandoverAttempt = now + .milliseconds(500 << min(events.handoverAttempts, 3))
+    events.handoverAttempts += 1
     let current = withPartitionList(Array(events.handover.keys)) { list -> [TopicPartition: Int64]? in
         rd_kafka_committed(handle, list, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR ? offsets(in: list) : nil
     }

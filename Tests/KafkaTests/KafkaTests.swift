@@ -164,7 +164,7 @@ struct KafkaTests {
         // The handover partition's offset is committed: inside the revocation, or, when the
         // coordinator refused that (the group was still joining), by `a` once the group settled.
         var committed: [TopicPartition: Int64] = [:]
-        _ = pollUntil([(a, aSeen)], seconds: 40) {
+        _ = pollUntil([(a, aSeen)], seconds: 100) {
             committed = (try? a.committed(Array(all), timeoutMilliseconds: 5_000)) ?? [:]
             return bSeen.assignment.allSatisfy { committed[$0] == 7 }
         }
