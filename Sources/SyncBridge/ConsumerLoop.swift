@@ -110,12 +110,7 @@ final class ConsumerLoop: Sendable {
             var wait: Int32 = 50
             var batch = Batch(rules: engine.rules.withLock { $0 })
             while budget > 0, let event = consumer.poll(timeoutMilliseconds: wait) {
-                if case .message(let message) = event {
-                    process(message, into: &batch)
-                } else {
-                    flush(&batch)
-                    handle(event, fetching: !pausedForDrain)
-                }
+                handle(event, into: &batch, fetching: !pausedForDrain)
                 budget -= 1
                 wait = 0
                 // Over the bound: end the batch early so backpressure applies within ~50 records.
@@ -175,10 +170,13 @@ final class ConsumerLoop: Sendable {
         batch.unmatched = 0
     }
 
-    private func handle(_ event: ConsumerEvent, fetching: Bool) {
+    /// Records join `batch`; anything else is handled after the records before it reach the coordinator.
+    private func handle(_ event: ConsumerEvent, into batch: inout Batch, fetching: Bool) {
+        if case .message(let message) = event { return process(message, into: &batch) }
+        flush(&batch)
         switch event {
         case .message:
-            preconditionFailure("records go through a Batch")
+            break  // joined the batch above
         case .assigned(let partitions):
             hooks.assigned(partitions)
             assignment.withLock { $0.formUnion(partitions) }

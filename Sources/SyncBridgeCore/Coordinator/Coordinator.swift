@@ -45,7 +45,8 @@ public struct CoordinatorSettings: Sendable {
         fastPollInterval: Duration = .milliseconds(300),
         sendMargin: Duration = .zero
     ) {
-        self.fastPollInterval = min(fastPollInterval, pollInterval.lowerBound)
+        // At least a millisecond: the poll floor divides by it.
+        self.fastPollInterval = max(.milliseconds(1), min(fastPollInterval, pollInterval.lowerBound))
         self.sendMargin = sendMargin
         self.targets = targets
         self.retry = retry

@@ -51,7 +51,6 @@ public struct RateBudget: Sendable {
         serverRemaining = remaining ?? serverRemaining
     }
 
-    /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
     /// Sends this window still allows at `now` (the server's `X-RateLimit-Remaining` included).
     public func remaining(at now: Moment) -> Int {
         let ours = limit.count - sent.reduce(0) { $0 + ($1 + span > now ? 1 : 0) }
@@ -59,6 +58,7 @@ public struct RateBudget: Sendable {
         return max(0, min(ours, server))
     }
 
+    /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
     public func sentInWindow(at now: Moment) -> [Moment] {
         sent.filter { $0 + span > now }
     }
