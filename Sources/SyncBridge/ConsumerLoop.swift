@@ -109,6 +109,7 @@ final class ConsumerLoop: Sendable {
             var budget = 500
             var wait: Int32 = 50
             var batch = Batch(rules: engine.rules.withLock { $0 })
+            batch.rulesVersion = engine.rulesVersion.load(ordering: .acquiring)
             while budget > 0, let event = consumer.poll(timeoutMilliseconds: wait) {
                 handle(event, into: &batch, fetching: !pausedForDrain)
                 budget -= 1
@@ -138,7 +139,10 @@ final class ConsumerLoop: Sendable {
             case event(ConsumedEvent)
             case request(EventRef, RequestRecord)
         }
-        let rules: RuleSet
+        /// The rules as of `rulesVersion`; refreshed when a reload bumps it, so every record
+        /// consumed after a reload returns is matched by the new rules.
+        var rules: RuleSet
+        var rulesVersion = 0
         var items: [Item] = []
         var consumed: [String: Int] = [:]
         var matched: [String: Int] = [:]
@@ -233,6 +237,11 @@ final class ConsumerLoop: Sendable {
             topic: message.topic, key: message.key,
             headers: message.headers.map { ($0.name, $0.value) }, value: message.value
         )
+        let version = engine.rulesVersion.load(ordering: .acquiring)
+        if version != batch.rulesVersion {
+            batch.rules = engine.rules.withLock { $0 }
+            batch.rulesVersion = version
+        }
         let match = batch.rules.evaluate(incoming)
         if let reason = match.invalidValue { metrics.invalid(reason) }
         for rule in match.matchedRules { batch.matched[rule, default: 0] += 1 }

@@ -28,6 +28,8 @@ final class SyncEngine: Sendable {
     let logger: Logger
     let payloads = PayloadStore()
     let rules: Mutex<RuleSet>
+    /// Bumped after each rules swap, so the consumer thread's per-batch copy is refreshed at once.
+    let rulesVersion = Atomic<Int>(0)
     let timer = DeadlineTimer()
     private let clients: TargetClients
     private let deadLetters: DeadLetterWriter

@@ -323,6 +323,7 @@ public final class SyncService: Service, Sendable {
     public func replaceRules(_ rules: RuleSet) {
         for engine in [engine, forwarding?.engine].compactMap({ $0 }) {
             engine.rules.withLock { $0 = rules }
+            engine.rulesVersion.add(1, ordering: .releasing)
             engine.input { coordinator, _ in
                 coordinator.rulesChanged()
                 return []
