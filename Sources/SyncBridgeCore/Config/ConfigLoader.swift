@@ -11,7 +11,7 @@ public enum ConfigLoader {
     static let coalesceKeys = ["quiet", "max_delay"]
     static let retryKeys = ["initial_backoff", "max_backoff"]
     static let httpKeys = [
-        "listen", "ingress_tokens", "ingress_hmac", "ingress_timeout", "max_body",
+        "listen", "ingress_tokens", "admin_tokens", "ingress_hmac", "ingress_timeout", "max_body",
         "max_connections", "max_inflight_body", "idle_timeout", "header_timeout", "read_timeout",
     ]
     static let hmacKeys = ["secret_env", "secret_file", "header"]
@@ -279,17 +279,8 @@ public enum ConfigLoader {
             do { _ = try ListenAddress(parsing: text) } catch { reader.report(node, "http.listen \(error)") }
             return text
         }
-        settings.ingressTokens =
-            entries["ingress_tokens"].flatMap { (node: Node) -> [String]? in
-                guard let tokens = reader.strings(node, named: "http.ingress_tokens") else { return nil }
-                // Point at the entry itself when every entry could be read.
-                let items: [Node] =
-                    if case .sequence(let s) = node, s.count == tokens.count { Array(s) } else { Array(repeating: node, count: tokens.count) }
-                for (token, item) in zip(tokens, items) {
-                    if let problem = ingressTokenProblem(token) { reader.report(item, "http.ingress_tokens entry \(problem)") }
-                }
-                return tokens
-            } ?? []
+        settings.ingressTokens = entries["ingress_tokens"].flatMap { readTokens($0, named: "http.ingress_tokens", &reader) } ?? []
+        settings.adminTokens = entries["admin_tokens"].flatMap { readTokens($0, named: "http.admin_tokens", &reader) } ?? []
         settings.ingressHMAC = entries["ingress_hmac"].flatMap { readHMAC($0, &reader) }
         if let bodyNode = entries["max_body"], let text = reader.string(bodyNode, named: "http.max_body") {
             if let bytes = parseByteSize(text) {
@@ -381,6 +372,17 @@ public enum ConfigLoader {
     }
 
     /// Why a bearer token could never be sent, or would be guessed at once; nil when usable.
+    /// Bearer tokens, each checked where it stands in the list.
+    private static func readTokens(_ node: Node, named name: String, _ reader: inout ConfigNodeWalker) -> [String]? {
+        guard let tokens = reader.strings(node, named: name) else { return nil }
+        // Point at the entry itself when every entry could be read.
+        let items: [Node] = if case .sequence(let s) = node, s.count == tokens.count { Array(s) } else { Array(repeating: node, count: tokens.count) }
+        for (token, item) in zip(tokens, items) {
+            if let problem = ingressTokenProblem(token) { reader.report(item, "\(name) entry \(problem)") }
+        }
+        return tokens
+    }
+
     static func ingressTokenProblem(_ token: String) -> String? {
         if token.isEmpty { return "is empty (check that its ${VARIABLE} is set); an empty token would accept requests with no credentials" }
         if !token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {

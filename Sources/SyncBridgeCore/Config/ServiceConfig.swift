@@ -101,6 +101,8 @@ public struct RetryPolicy: Equatable, Sendable {
 public struct HTTPSettings: Sendable {
     public var listen: String?
     public var ingressTokens: [String]
+    /// Bearer tokens for `/v1/integrations` and the status page; with none, they are open.
+    public var adminTokens: [String] = []
     public var ingressHMAC: IngressHMACSettings?
     public var maxBody: Int
     /// How long `POST /v1/events/{topic}` waits for the broker before answering 503.

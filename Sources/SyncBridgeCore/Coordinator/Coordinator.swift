@@ -71,7 +71,7 @@ public struct Coordinator: Sendable {
 
     enum InFlight: Sendable {
         case trigger(batch: [PendingEvent], sentAt: Moment, probe: Bool)
-        case status
+        case status(sentAt: Moment)
     }
 
     enum Job: Sendable {
@@ -92,6 +92,7 @@ public struct Coordinator: Sendable {
         var failures = 0
         var disabledStatus: Int?
         var recentDurations: [Duration] = []
+        var activity = IntegrationActivity()
 
         var firstPendingAt: Moment? { pending.first?.consumedAt }
 
@@ -99,6 +100,7 @@ public struct Coordinator: Sendable {
             self.policy = pending.isEmpty ? policy : self.policy.tightened(by: policy)
             pending.append(event)
             lastEventAt = max(lastEventAt, lastAt)
+            activity.timeline.add(.events, at: lastAt)
         }
     }
 
@@ -121,10 +123,10 @@ public struct Coordinator: Sendable {
     }
 
     public let settings: CoordinatorSettings
-    private var integrations: [IntegrationKey: Integration] = [:]
+    var integrations: [IntegrationKey: Integration] = [:]
     /// Integrations with pending events or a request in flight: the only ones `schedule` visits.
     private var active: Set<IntegrationKey> = []
-    private var targets: [String: Target]
+    var targets: [String: Target]
     private var ledger = OffsetLedger()
     private var deadLetters: [UInt64: [EventRef]] = [:]
     private var nextDeadLetterID: UInt64 = 1
@@ -220,6 +222,8 @@ public struct Coordinator: Sendable {
         guard var state = integrations[key], case .trigger(let batch, let sentAt, let probe)? = state.inFlight else { return [] }
         var actions: [CoordinatorAction] = []
         state.inFlight = nil
+        state.activity.record(
+            CallRecord(kind: .trigger, sentAt: sentAt, completedAt: now, outcome: result.detailLabel, events: batch.count), lane: .init(result))
         var target = targets[key.target]!
         target.triggers.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
         if probe { target.probeInFlight = false }
@@ -285,9 +289,14 @@ public struct Coordinator: Sendable {
     public mutating func statusCompleted(
         _ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint = .none, at now: Moment
     ) -> [CoordinatorAction] {
-        guard var state = integrations[key], case .status? = state.inFlight else { return [] }
+        guard var state = integrations[key], case .status(let sentAt)? = state.inFlight else { return [] }
         var actions: [CoordinatorAction] = []
         state.inFlight = nil
+        var jobDuration: Duration?
+        if case .finished(let duration) = result { jobDuration = duration }
+        state.activity.record(
+            CallRecord(kind: .status, sentAt: sentAt, completedAt: now, outcome: result.label, events: state.pending.count, jobDuration: jobDuration),
+            lane: .polls)
         var target = targets[key.target]!
         target.statuses.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
         // The next poll's interval depends on what this answer says is left of the budget.
@@ -457,14 +466,14 @@ public struct Coordinator: Sendable {
             }
             target.statuses.consume(now)
             targets[key.target] = target
-            integrations[key]!.inFlight = .status
+            integrations[key]!.inFlight = .status(sentAt: now)
             actions.append(.pollStatus(key))
         }
         nextDeadline = deadline
     }
 
     /// When an integration with pending events next wants attention, ignoring budgets.
-    private func dueTime(_ key: IntegrationKey, _ state: Integration, now: Moment) -> Moment? {
+    func dueTime(_ key: IntegrationKey, _ state: Integration, now: Moment) -> Moment? {
         guard state.inFlight == nil, let oldest = state.firstPendingAt, state.disabledStatus == nil else { return nil }
         var due: Moment
         switch state.job {

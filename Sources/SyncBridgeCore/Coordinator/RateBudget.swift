@@ -58,6 +58,17 @@ public struct RateBudget: Sendable {
         return max(0, min(ours, server))
     }
 
+    /// When the oldest request inside the window leaves it and frees its token; nil when none is used.
+    public func nextRelease(at now: Moment) -> Moment? {
+        sent.first { $0 + span > now }.map { $0 + span }
+    }
+
+    /// The last `X-RateLimit-Remaining` and reset the server sent, while that reset is ahead.
+    public func serverView(at now: Moment) -> (remaining: Int, resetAt: Moment)? {
+        guard let remaining = serverRemaining, let reset = serverResetAt, reset > now else { return nil }
+        return (remaining, reset)
+    }
+
     /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
     public func sentInWindow(at now: Moment) -> [Moment] {
         sent.filter { $0 + span > now }
