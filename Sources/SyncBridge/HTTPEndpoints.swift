@@ -5,7 +5,8 @@ import Kafka
 import ServiceLifecycle
 import SyncBridgeCore
 
-/// `/healthz`, `/readyz`, `/metrics` and the webhook ingress `POST /v1/events/{topic}` (SPEC §4),
+/// `/healthz`, `/readyz`, `/metrics`, the operator's view (`/v1/integrations`, the status page
+/// at `/`) and the webhook ingress `POST /v1/events/{topic}` (SPEC §4),
 /// served by an HTTP/1.1 server with connection limits and deadlines (`GuardedHTTP1Channel`).
 public enum HTTPEndpoints {
     public static func application(
@@ -24,6 +25,7 @@ public enum HTTPEndpoints {
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: service.metricsText)))
         }
+        OperatorEndpoints(service: service).register(on: router)
         let ingress = IngressEndpoint(service: service)
         router.post("/v1/events/:topic") { request, context -> Response in
             try await ingress.respond(to: request, topicSegment: context.parameters.get("topic") ?? "")

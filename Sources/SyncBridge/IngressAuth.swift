@@ -12,12 +12,12 @@ import SyncBridgeCore
 /// the ingress is open; with both, passing either is enough. Comparisons take constant time, and
 /// the secret is read once at start-up and never printed (G10).
 struct IngressAuth: Sendable, CustomStringConvertible {
-    let tokens: [String]
+    let tokens: BearerTokens
     /// The header is kept lower-cased, as HTTP field names compare.
     let signature: (key: SymmetricKey, header: String)?
 
     init(settings: HTTPSettings, environment: [String: String]) throws {
-        tokens = settings.ingressTokens
+        tokens = BearerTokens(settings.ingressTokens)
         guard let hmac = settings.ingressHMAC else {
             signature = nil
             return
@@ -29,13 +29,7 @@ struct IngressAuth: Sendable, CustomStringConvertible {
 
     var isOpen: Bool { tokens.isEmpty && signature == nil }
 
-    /// Whether an `Authorization` header value carries one of the tokens.
-    func acceptsToken(_ authorization: String?) -> Bool {
-        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
-        let presented = Array(authorization.utf8.dropFirst(7))
-        // Every token is compared, so the time taken does not tell which one nearly matched.
-        return tokens.map { Self.constantTimeEquals(Array($0.utf8), presented) }.contains(true)
-    }
+    func acceptsToken(_ authorization: String?) -> Bool { tokens.accept(authorization) }
 
     /// The signature header's value in `headers`, when signatures are configured.
     func presentedSignature(in headers: HTTPFields) -> String? {
@@ -77,6 +71,26 @@ struct IngressAuth: Sendable, CustomStringConvertible {
         guard !nibbles.isEmpty, nibbles.count % 2 == 0, !nibbles.contains(nil) else { return nil }
         let values = nibbles.map { $0! }
         return stride(from: 0, to: values.count, by: 2).map { values[$0] << 4 | values[$0 + 1] }
+    }
+
+}
+
+/// Bearer tokens an `Authorization` header must carry one of (`http.ingress_tokens`,
+/// `http.admin_tokens`), compared in constant time.
+struct BearerTokens: Sendable {
+    private let tokens: [[UInt8]]
+
+    init(_ tokens: [String]) { self.tokens = tokens.map { Array($0.utf8) } }
+
+    var isEmpty: Bool { tokens.isEmpty }
+    var count: Int { tokens.count }
+
+    /// Whether an `Authorization` header value carries one of the tokens.
+    func accept(_ authorization: String?) -> Bool {
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        let presented = Array(authorization.utf8.dropFirst(7))
+        // Every token is compared, so the time taken does not tell which one nearly matched.
+        return tokens.map { Self.constantTimeEquals($0, presented) }.contains(true)
     }
 
     static func constantTimeEquals(_ x: [UInt8], _ y: [UInt8]) -> Bool {

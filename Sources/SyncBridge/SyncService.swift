@@ -313,6 +313,17 @@ public final class SyncService: Service, Sendable {
         (forwarding?.engine.coordinator.withLock { $0.uncommittedEvents } ?? 0) + engine.coordinator.withLock { $0.uncommittedEvents }
     }
 
+    /// The operator's view (`GET /v1/integrations`): one consistent snapshot of the scheduler's
+    /// coordinator, taken under its lock; `integrationID` narrows it to one ID, with its history.
+    public func integrationsDocument(integrationID: String? = nil) -> IntegrationsDocument {
+        let (snapshot, clock) = engine.coordinator.withLock { coordinator in
+            let now = engine.clock.now()
+            return (coordinator.snapshot(at: now, integrationID: integrationID), WallClock(now: now, epochNow: Date().timeIntervalSince1970))
+        }
+        let rules = engine.rules.withLock { $0.rules }
+        return IntegrationsDocument(snapshot, clock: clock, mode: config.kafka.mode.rawValue, rules: rules)
+    }
+
     /// How many partitions are paused for backpressure (`kafka.max_uncommitted`).
     public var throttledPartitionCount: Int { (forwarding?.loop ?? loop).throttledPartitions.count }
 

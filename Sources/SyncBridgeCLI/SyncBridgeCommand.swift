@@ -9,7 +9,7 @@ struct SyncBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syncbridge",
         abstract: "Triggers Braze Cloud Data Ingestion syncs from Kafka \"data updated\" events.",
-        subcommands: [Run.self, Demo.self, Rules.self, Trigger.self, Status.self, Broker.self, BrazeSim.self]
+        subcommands: [Run.self, Demo.self, Inspect.self, Rules.self, Trigger.self, Status.self, Broker.self, BrazeSim.self]
     )
 
     /// SPEC §2 exit codes: 2 for usage and config errors (ArgumentParser would use 64), 1 for runtime failures.
