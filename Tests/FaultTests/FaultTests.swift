@@ -106,8 +106,7 @@ import Testing
             try await rig.startSimulator()
             // Coalescing would wait 30 s: only the shutdown can trigger these.
             let service = try await rig.startService(config: try rig.writeConfig(quiet: "30s", maxDelay: "60s", http: true))
-            let portLine = try await service.waitForOutput("http endpoints on port")
-            let port = portLine.components(separatedBy: "http endpoints on port ").last?.prefix { $0.isNumber } ?? ""
+            let port = try await rig.httpPort(of: service)
             try await rig.produce(90)
             let metricsURL = URL(string: "http://127.0.0.1:\(port)/metrics")!
             let consumedAll = try await waitUntil(seconds: 15) {
@@ -140,8 +139,7 @@ import Testing
             try await rig.startSimulator(syncDuration: "5m")
             let service = try await rig.startService(
                 config: try rig.writeConfig(quiet: "100ms", maxDelay: "500ms", shutdownTimeout: "3s", http: true))
-            let portLine = try await service.waitForOutput("http endpoints on port")
-            let port = UInt16(portLine.components(separatedBy: "http endpoints on port ").last?.prefix { $0.isNumber } ?? "") ?? 0
+            let port = try await rig.httpPort(of: service)
             try await rig.produce(30)
             let triggered = try await waitUntil(seconds: 15) { try await rig.simulatorLog().filter { $0.status == 202 }.count == 3 }
             #expect(triggered, "each integration's first trigger was accepted")

@@ -45,8 +45,9 @@ final class Child: @unchecked Sendable {
     let process = Process()
     let outputPath: String
 
-    init(_ name: String, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
-        guard let binary = syncbridgeBinary else {
+    /// Runs `executable`, `syncbridge` by default.
+    init(_ name: String, executable: String? = nil, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
+        guard let binary = executable ?? syncbridgeBinary else {
             throw FaultTestFailure(
                 description: "syncbridge binary not found next to the test bundle; build the package (swift build) first or set SYNCBRIDGE_BINARY")
         }
@@ -119,8 +120,8 @@ final class FaultRig: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
-    func spawn(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Child {
-        let child = try Child(name, arguments: arguments, environment: environment, directory: directory)
+    func spawn(_ name: String, executable: String? = nil, _ arguments: [String], environment: [String: String] = [:]) throws -> Child {
+        let child = try Child(name, executable: executable, arguments: arguments, environment: environment, directory: directory)
         children.withLock { $0.append(child) }
         return child
     }
@@ -169,10 +170,11 @@ final class FaultRig: @unchecked Sendable {
 
     func writeConfig(
         quiet: String = "300ms", maxDelay: String = "2s", rateLimit: String = "100/1s", shutdownTimeout: String = "10s", http: Bool = false,
-        defaultSession: Bool = false
+        adminToken: String? = nil, defaultSession: Bool = false
     ) throws -> String {
+        let admin = adminToken.map { ", admin_tokens: [\"\($0)\"]" } ?? ""
         let text =
-            (http ? "http: { listen: \"127.0.0.1:0\" }\n" : "") + """
+            (http ? "http: { listen: \"127.0.0.1:0\"\(admin) }\n" : "") + """
                 kafka:
                   brokers: "\(bootstrapServers)"
                   group: \(group)
@@ -234,6 +236,12 @@ final class FaultRig: @unchecked Sendable {
         let service = try spawn("service-\(serviceCount)", ["run", "--config", config], environment: ["FAULT_KEY": apiKey])
         if waitForAssignment { _ = try await service.waitForOutput("assigned") }
         return service
+    }
+
+    /// The port a service started with `http: true` listens on, from its log.
+    func httpPort(of service: Child) async throws -> UInt16 {
+        let line = try await service.waitForOutput("http endpoints on port")
+        return UInt16(line.components(separatedBy: "http endpoints on port ").last?.prefix { $0.isNumber } ?? "") ?? 0
     }
 
     /// Produces `count` events round-robin over the partitions and integrations, recording
