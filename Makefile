@@ -1,16 +1,26 @@
 # `make demo`, `make test` and `make bench` install missing system packages first.
 SWIFT ?= swift
 SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev libre2-dev pkg-config
+TEST_PACKAGES := chromium
 
-.PHONY: demo test bench build deps lint format
+.PHONY: demo test bench build deps test-deps lint format
 
-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs whichever of the given Debian packages are missing.
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(SYSTEM_PACKAGES))
+
+# The status page's test renders it in headless Chromium.
+test-deps: deps
+	$(call install_missing,$(TEST_PACKAGES))
 
 build: deps
 	$(SWIFT) build --product syncbridge
@@ -24,7 +34,7 @@ TEST_TARGETS := SyncBridgeCoreTests BrazeCDITests KafkaTests SyncBridgeTests Fau
 
 # One process per test target: the Kafka and process-level tests block threads while they
 # wait, and must not starve the client tests' timeouts of the 2 cores' cooperative pool.
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	for t in $(TEST_TARGETS); do echo "== $$t"; timeout $(TEST_TIMEOUT) $(SWIFT) test --skip-build --filter "^$$t\\." || exit 1; done
 

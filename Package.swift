@@ -34,7 +34,7 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
         .target(name: "BrazeCDI", dependencies: ["CCurl"]),
         // RE2 (linear-time regexes) behind a small C interface, reached only from LinearRegex.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
@@ -84,7 +84,7 @@ let package = Package(
             name: "SchedulingLab",
             dependencies: ["SyncBridgeCore", .product(name: "DequeModule", package: "swift-collections")]
         ),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BrazeCDITests", dependencies: ["BrazeCDI", "BrazeSimulator"]),
         .testTarget(
             name: "SyncBridgeCoreTests",

@@ -184,13 +184,13 @@ final class ConsumerLoop: Sendable {
         case .assigned(let partitions):
             hooks.assigned(partitions)
             assignment.withLock { $0.formUnion(partitions) }
-            engine.logger.info("assigned \(partitions.map(\.description).sorted().joined(separator: ", "))")
+            engine.logger.info("assigned partitions", metadata: ["partitions": "\(partitions.map(\.description).sorted().joined(separator: ", "))"])
             if !fetching { try? consumer.pause(partitions) }
         case .revoked(let partitions):
             assignment.withLock { $0.subtract(partitions) }
             throttled.withLock { $0.subtract(partitions) }
             let ids = Set(partitions.map(PartitionID.init))
-            engine.logger.info("revoked \(partitions.map(\.description).sorted().joined(separator: ", "))")
+            engine.logger.info("revoked partitions", metadata: ["partitions": "\(partitions.map(\.description).sorted().joined(separator: ", "))"])
             engine.forgetCommits(for: ids)
             for id in ids { engine.payloads.drop(id) }
             engine.input { $0.partitionsRevoked(ids, at: $1) }
@@ -200,7 +200,7 @@ final class ConsumerLoop: Sendable {
             for (partition, offset) in committed { engine.payloads.committed(partition, nextOffset: offset) }
             engine.observer?.committed(committed)
         case .error(let message):
-            engine.logger.warning("kafka: \(message)")
+            engine.logger.warning("kafka consumer error: \(message)")
         }
     }
 
@@ -222,8 +222,8 @@ final class ConsumerLoop: Sendable {
         guard let request = codec.decode(message.value) else {
             engine.metrics.invalid(.invalidRequest)
             engine.logger.warning(
-                "\(message.topic)[\(message.partition)]@\(message.offset): not a SyncBridge request record for a configured target; dead-lettered (\(InvalidReason.invalidRequest.rawValue))"
-            )
+                "not a SyncBridge request record for a configured target; dead-lettered",
+                metadata: message.logMetadata(["reason": "\(InvalidReason.invalidRequest.rawValue)"]))
             batch.items.append(.event(ConsumedEvent(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue)))
             return
         }
@@ -248,8 +248,8 @@ final class ConsumerLoop: Sendable {
         for problem in match.problems {
             metrics.invalid(problem.reason)
             engine.logger.warning(
-                "\(message.topic)[\(message.partition)]@\(message.offset): rule '\(problem.rule)': \(problem.detail); dead-lettered (\(problem.reason.rawValue))"
-            )
+                "event dead-lettered: \(problem.detail)",
+                metadata: message.logMetadata(["rule": "\(problem.rule)", "reason": "\(problem.reason.rawValue)"]))
         }
         if match.matchedRules.isEmpty { batch.unmatched += 1 }
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
@@ -268,7 +268,12 @@ final class ConsumerLoop: Sendable {
             do {
                 try consumer.resume(Array(paused))
                 throttled.withLock { $0.removeAll() }
-                engine.logger.notice("backpressure: \(total) uncommitted events, below \(lowWater); resumed \(paused.count) partitions")
+                engine.logger.notice(
+                    "backpressure: uncommitted events below the low-water mark; resumed partitions",
+                    metadata: [
+                        "uncommitted": "\(total)", "low_water": "\(lowWater)",
+                        "partitions": "\(paused.map(\.description).sorted().joined(separator: ", "))",
+                    ])
             } catch {
                 engine.logger.warning("backpressure: cannot resume partitions: \(error)")
             }
@@ -295,7 +300,11 @@ final class ConsumerLoop: Sendable {
             try consumer.pause(chosen)
             throttled.withLock { $0.formUnion(chosen) }
             engine.logger.notice(
-                "backpressure: \(total) uncommitted events, over \(highWater); paused \(chosen.map(\.description).sorted().joined(separator: ", "))")
+                "backpressure: uncommitted events over kafka.max_uncommitted; paused partitions",
+                metadata: [
+                    "uncommitted": "\(total)", "high_water": "\(highWater)",
+                    "partitions": "\(chosen.map(\.description).sorted().joined(separator: ", "))",
+                ])
         } catch {
             engine.logger.warning("backpressure: cannot pause partitions: \(error)")
         }
@@ -336,5 +345,12 @@ final class ConsumerLoop: Sendable {
         engine.metrics.uncommitted(uncommitted)
         for (target, count) in pending { engine.metrics.pendingIntegrations(target: target, count) }
         for (partition, lag) in consumer.lag() { engine.metrics.lag(topic: partition.topic, partition: partition.partition, lag) }
+    }
+}
+
+extension KafkaMessage {
+    /// `topic`, `partition` and `offset` log fields, with `extra`.
+    func logMetadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        extra.merging(["topic": "\(topic)", "partition": "\(partition)", "offset": "\(offset)"]) { $1 }
     }
 }

@@ -12,7 +12,9 @@ struct DeadLetterWriter: Sendable {
     func write(_ order: DeadLetterOrder, payloads: PayloadStore) async throws {
         guard let producer, let topic else {
             logger.warning(
-                "dead-lettered \(order.events.count) events (\(order.reason)) without a dead_letter_topic: \(order.events.map(\.description).joined(separator: ", "))"
+                "dead-lettered events without a dead_letter_topic: \(order.events.map(\.description).joined(separator: ", "))",
+                metadata: ["reason": "\(order.reason)", "events": "\(order.events.count)"]
+                    .merging(order.integration.map { $0.logMetadata() } ?? [:]) { $1 }
             )
             return
         }

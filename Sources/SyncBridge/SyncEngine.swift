@@ -108,14 +108,16 @@ final class SyncEngine: Sendable {
             case .pauseTarget(let target, let status):
                 pausedTargets.withLock { $0[target] = status }
                 logger.error(
-                    "target \(target) answered HTTP \(status): \(status == 401 ? "the API key is invalid or belongs to another Braze instance; check the key and the endpoint's region" : "the API key lacks the cdi.integration_sync permission, or CDI is not on your plan; grant it in the Braze dashboard (Settings > APIs and Identifiers)"). Paused; nothing is committed meanwhile and calls are retried with a long backoff."
+                    "target answered HTTP \(status): \(status == 401 ? "the API key is invalid or belongs to another Braze instance; check the key and the endpoint's region" : "the API key lacks the cdi.integration_sync permission, or CDI is not on your plan; grant it in the Braze dashboard (Settings > APIs and Identifiers)"). Paused; nothing is committed meanwhile and calls are retried with a long backoff.",
+                    metadata: ["target": "\(target)", "status": "\(status)"]
                 )
             case .resumeTarget(let target):
                 pausedTargets.withLock { $0[target] = nil }
-                logger.notice("target \(target) accepts calls again; resumed")
+                logger.notice("target accepts calls again; resumed", metadata: ["target": "\(target)"])
             case .disableIntegration(let key, let status):
                 logger.error(
-                    "integration \(key.integrationID) on target \(key.target) answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload."
+                    "integration answered HTTP \(status) (\(status == 400 ? "Invalid integration ID" : "Integration not found")): its waiting events are dead-lettered and it is not called again until the rules change. Fix the ID in the rules (or create the integration in Braze) and reload.",
+                    metadata: key.logMetadata(["status": "\(status)"])
                 )
             case .covered(let key, let latencies):
                 guard case .scheduler = role else { break }
@@ -155,9 +157,12 @@ final class SyncEngine: Sendable {
         let result = TriggerResult(response.outcome)
         metrics.trigger(target: key.target, outcome: result.outcomeLabel)
         if case .networkError(let message) = response.outcome {
-            logger.warning("trigger \(key) failed: \(message); retrying with backoff")
+            logger.warning(
+                "trigger failed; retrying with backoff", metadata: key.logMetadata(["outcome": "\(result.outcomeLabel)", "error": "\(message)"]))
         } else if case .serverError(let status) = response.outcome {
-            logger.warning("trigger \(key) answered HTTP \(status); retrying with backoff")
+            logger.warning(
+                "trigger answered a server error; retrying with backoff",
+                metadata: key.logMetadata(["outcome": "\(result.outcomeLabel)", "status": "\(status)"]))
         }
         let hint = RateLimitHint(response.rateLimit, clock: clock)
         input { $0.triggerCompleted(key, result: result, rateLimit: hint, at: $1) }
@@ -178,7 +183,9 @@ final class SyncEngine: Sendable {
                 metrics.forwarded(target: key.target, outcome: "delivered")
             } catch {
                 metrics.forwarded(target: key.target, outcome: "failed")
-                logger.warning("cannot forward a request for \(key) to \(forwarder.topic): \(error); retrying with backoff")
+                logger.warning(
+                    "cannot forward a request to the requests topic; retrying with backoff",
+                    metadata: key.logMetadata(["topic": "\(forwarder.topic)", "error": "\(error)"]))
                 result = .networkError
             }
         }
@@ -217,7 +224,8 @@ final class SyncEngine: Sendable {
                                 : " Retrying alone will not help: check that the dead-letter topic exists, is writable and accepts records this large (message.max.bytes)."
                     } ?? ""
                 logger.error(
-                    "cannot write \(order.events.count) dead letters (\(order.reason)): \(error); retrying in \(delay.configText), nothing is committed meanwhile.\(fix)"
+                    "cannot write dead letters: \(error); retrying in \(delay.configText), nothing is committed meanwhile.\(fix)",
+                    metadata: ["reason": "\(order.reason)", "events": "\(order.events.count)"]
                 )
                 // In short steps, so a shutdown ends the wait promptly.
                 let retryAt = ContinuousClock.now + delay
@@ -227,7 +235,8 @@ final class SyncEngine: Sendable {
             }
         }
         logger.warning(
-            "stopping with \(order.events.count) dead letters (\(order.reason)) not written; their events stay uncommitted and are redelivered on restart"
+            "stopping with dead letters not written; their events stay uncommitted and are redelivered on restart",
+            metadata: ["reason": "\(order.reason)", "events": "\(order.events.count)"]
         )
     }
 
@@ -249,6 +258,13 @@ extension SyncObserver {
     public func covered(_ key: IntegrationKey, _ events: Int) {}
     public func committed(_ offsets: [PartitionID: Int64]) {}
     public func deadLettered(_ order: DeadLetterOrder) {}
+}
+
+extension IntegrationKey {
+    /// `target` and `integration` log fields, with `extra`.
+    func logMetadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        extra.merging(["target": "\(target)", "integration": "\(integrationID)"]) { $1 }
+    }
 }
 
 extension CoordinatorAction {

@@ -24,7 +24,8 @@ final class TargetClients: Sendable {
             let client = try CDIClient(endpoint: target.endpoint, apiKey: key, timeout: target.timeout)
             if !client.usesTLS, !Self.isLoopback(target.endpoint) {
                 logger.warning(
-                    "target \(target.name) uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint."
+                    "target uses plain http to a non-loopback host; the API key travels unencrypted. Use https:// for a real Braze endpoint.",
+                    metadata: ["target": "\(target.name)"]
                 )
             }
             entries[target.name] = Entry(settings: target, key: key, client: client)
@@ -45,7 +46,7 @@ final class TargetClients: Sendable {
             let client = try? CDIClient(endpoint: entry.settings.endpoint, apiKey: key, timeout: entry.settings.timeout)
         else { return }
         entries.withLock { $0[target] = Entry(settings: entry.settings, key: key, client: client) }
-        logger.notice("target \(target): the API key changed; probing with the new key")
+        logger.notice("the API key changed; probing with the new key", metadata: ["target": "\(target)"])
     }
 
     static func isLoopback(_ endpoint: String) -> Bool {

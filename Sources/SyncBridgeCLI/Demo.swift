@@ -25,7 +25,7 @@ struct Demo: AsyncParsableCommand {
     static let missingIntegration = "deadbeef-0000-4000-8000-000000000404"
 
     func run() async throws {
-        let logger = LogFormat.human("demo", level: .warning)
+        let logger = LogFormat.text.logger("demo", level: .warning)
         say("SyncBridge demo: embedded Kafka broker + Braze CDI simulator + the service, in one process.")
         let simulator = BrazeSimulator(
             config: {

@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 import ServiceLifecycle
 import UnixSignals
+import SyncBridge
 import SyncBridgeCore
 
 struct Broker: AsyncParsableCommand {
@@ -14,6 +15,7 @@ struct Broker: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...64).contains(brokers) else { throw UsageFailure(message: "--brokers must be from 1 to 64") }
+        _ = LogFormat.text.logger("broker", level: .warning)
         let cluster = try EmbeddedKafkaCluster(brokers: brokers)
         for spec in topics {
             let parts = spec.split(separator: ":")
@@ -77,7 +79,7 @@ struct BrazeSim: AsyncParsableCommand {
             config.addedLatency = range
         }
         let (host, port) = try parseHostPort(listen)
-        let simulator = BrazeSimulator(config: config, logger: LogFormat.human("braze-sim", level: .warning))
+        let simulator = BrazeSimulator(config: config, logger: LogFormat.text.logger("braze-sim", level: .warning))
         let count = ids.count
         let service = simulator.service(host: host, port: port) { port in
             printLine("braze-sim listening on http://\(host):\(port) with \(count) integrations; request log at /_sim/requests")
@@ -85,7 +87,7 @@ struct BrazeSim: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: LogFormat.human("braze-sim", level: .warning)))
+                logger: LogFormat.text.logger("braze-sim", level: .warning)))
         try await group.run()
     }
 }

@@ -6,15 +6,18 @@ import UnixSignals
 import SyncBridge
 import SyncBridgeCore
 
+extension LogFormat: ExpressibleByArgument {}
+
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.")
 
     @Option(help: "The config file (YAML).") var config: String
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: "Log lines as json or text; json unless standard error is a terminal.") var logFormat: LogFormat?
 
     func run() async throws {
         let settings = try loadConfig(config)
-        let logger = LogFormat.json("syncbridge", level: Logger.Level(rawValue: logLevel) ?? .info)
+        let logger = (logFormat ?? .automatic).logger("syncbridge", level: Logger.Level(rawValue: logLevel) ?? .info)
         let service: SyncService
         do {
             service = try SyncService(config: settings, logger: logger, exitsOnShutdownOverrun: true)
@@ -24,7 +27,7 @@ struct Run: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = settings.http.listen {
             let http = try HTTPEndpoints.application(for: service, listen: listen) { port in
-                logger.notice("http endpoints on port \(port): /healthz /readyz /metrics POST /v1/events/{topic}")
+                logger.notice("http endpoints on port \(port): / /healthz /readyz /metrics /v1/integrations POST /v1/events/{topic}")
             }
             services.append(.init(service: http))
         }

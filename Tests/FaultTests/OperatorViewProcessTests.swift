@@ -57,6 +57,12 @@ import FoundationNetworking
             #expect(dom.contains(#"class="state state-running_with_new_events">running with new events</span>"#))
             #expect(dom.contains(#"data-used="3" data-limit="100""#), "the trigger gauge shows the 3 triggers")
             #expect(dom.contains(#"class="trigger accepted""#), "the timeline marks the accepted triggers")
+
+            // Its log went to a file, so it is JSON lines throughout: librdkafka's own lines included, nothing raw.
+            let logLines = service.output.split(separator: "\n")
+            #expect(!logLines.isEmpty)
+            let raw = logLines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] == nil }
+            #expect(raw.isEmpty, "lines that are not JSON objects: \(raw.prefix(5))")
         }
     }
 

@@ -107,8 +107,8 @@ final class Stack: @unchecked Sendable {
         try startService(config: ConfigLoader.load(text: configText ?? self.configText(), file: "e2e.yaml"), environment: environment)
     }
 
-    func startService(config: ServiceConfig, environment: [String: String] = ["E2E_KEY": "e2e-key"]) throws {
-        let service = try SyncService(config: config, environment: environment, logger: quietLogger(), observer: recorder)
+    func startService(config: ServiceConfig, environment: [String: String] = ["E2E_KEY": "e2e-key"], logger: Logger = quietLogger()) throws {
+        let service = try SyncService(config: config, environment: environment, logger: logger, observer: recorder)
         self.service = service
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: quietLogger()))
         serviceGroup = group

@@ -5,6 +5,7 @@ enum RDKafkaConfiguration {
     /// A new configuration object with `properties` applied; the caller owns it.
     static func make(_ properties: [String: String]) throws -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
+        rd_kafka_conf_set_log_cb(conf, KafkaLog.callback)
         // Sorted so the first bad property reported is stable from run to run.
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
             var reason = [CChar](repeating: 0, count: 512)

@@ -64,12 +64,15 @@ final class SchedulingStateStore: Sendable {
         for (target, schedule) in schedules {
             if let schedule {
                 logger.info(
-                    "target \(target): scheduling state restored (\(schedule.triggersSent.count) triggers in the window, \(schedule.integrations.filter { $0.job == .running }.count) jobs running)"
+                    "scheduling state restored (\(schedule.triggersSent.count) triggers in the window, \(schedule.integrations.filter { $0.job == .running }.count) jobs running)",
+                    metadata: ["target": "\(target)"]
                 )
             } else if latest[target] != nil {
-                logger.warning("target \(target): the state record is unreadable; starting cautiously (status before the first trigger)")
+                logger.warning(
+                    "the state record is unreadable; starting cautiously (status before the first trigger)", metadata: ["target": "\(target)"])
             } else {
-                logger.info("target \(target): no scheduling state recorded yet; starting cautiously (status before the first trigger)")
+                logger.info(
+                    "no scheduling state recorded yet; starting cautiously (status before the first trigger)", metadata: ["target": "\(target)"])
             }
         }
     }
