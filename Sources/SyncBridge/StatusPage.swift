@@ -121,7 +121,7 @@ enum StatusPage {
         function timeline(item) {
           const lanes = item.timeline.lanes || {};
           const count = (lanes.events || []).length || 60;
-          const width = 360, height = 34, step = width / count;
+          const width = 300, height = 34, step = width / count;
           const svg = el("svg:svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "timeline" });
           svg.append(el("svg:line", { x1: 0, y1: 24.5, x2: width, y2: 24.5, stroke: "#e4e7ec" }));
           const events = lanes.events || [];

@@ -15,6 +15,7 @@ struct Demo: AsyncParsableCommand {
 
     @Option(help: "How long to produce events, in seconds.") var seconds: Int = 30
     @Option(help: "Seed for the workload.") var seed: UInt64 = 7
+    @Option(help: "Also serve the HTTP endpoints and the status page here, like 127.0.0.1:8080.") var listen: String?
 
     static let tables = [
         ("ORDERS", "3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70"),
@@ -75,7 +76,15 @@ struct Demo: AsyncParsableCommand {
         let config = try ConfigLoader.load(text: configText(port: simulatorPort), file: "demo.yaml")
         let recorder = DemoRecorder()
         let service = try SyncService(config: config, environment: ["SYNCBRIDGE_DEMO_KEY": "demo-key"], logger: logger, observer: recorder)
-        let serviceGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let listen {
+            services.insert(
+                .init(
+                    service: try HTTPEndpoints.application(for: service, listen: listen) { port in
+                        say("status page at http://127.0.0.1:\(port)/ ; try: syncbridge inspect --url 127.0.0.1:\(port)")
+                    }), at: 0)
+        }
+        let serviceGroup = ServiceGroup(configuration: .init(services: services, logger: logger))
         say("broker \(service.bootstrapServers), simulator http://127.0.0.1:\(simulatorPort) (4 integrations, syncs of 2-5 s, 20 triggers/min)")
         say("rules: 4 tables → 4 integrations; coalesce quiet 2s, max_delay 10s\n")
 

@@ -17,6 +17,9 @@ public enum InspectReport {
         return lines.joined(separator: "\n")
     }
 
+    /// How many of an integration's recorded calls the sentences list.
+    public static let recentCalls = 20
+
     public static func sentences(_ document: IntegrationsDocument) -> String {
         var paragraphs: [String] = []
         for item in document.integrations {
@@ -34,13 +37,14 @@ public enum InspectReport {
             text.append(item.rules.isEmpty ? "No rule in the current rules names it." : "Fed by rules: \(item.rules.joined(separator: ", ")).")
             var paragraph = text.joined(separator: " ")
             if let history = item.history, !history.isEmpty {
-                let rows = history.reversed().map { call in
+                let rows = history.suffix(recentCalls).reversed().map { call in
                     [
                         clockTime(call.sentAt, milliseconds: true), call.kind, call.outcome, "\(Int(call.latencyMs.rounded())) ms",
                         call.kind == "trigger" ? "\(call.events) events" : "",
                     ]
                 }
-                paragraph += "\n\nRecent calls, newest first:\n" + columns(rows).joined(separator: "\n")
+                let shown = history.count > recentCalls ? " (\(recentCalls) of the \(history.count) in the JSON view)" : ""
+                paragraph += "\n\nRecent calls, newest first\(shown):\n" + columns(rows).joined(separator: "\n")
             }
             paragraphs.append(paragraph)
         }
