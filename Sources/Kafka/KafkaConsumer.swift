@@ -26,7 +26,10 @@ public final class KafkaConsumer: Sendable {
     private struct Client: @unchecked Sendable {
         /// Nil once closed.
         var handle: OpaquePointer?
+        /// The consumer queue batches are read from; nil once closed.
+        var queue: OpaquePointer?
         let events: PendingEvents
+        let buffer = MessageBuffer(capacity: 512)
 
         func open() throws(KafkaError) -> OpaquePointer {
             guard let handle else { throw KafkaError(message: "kafka consumer is closed; create a new consumer.") }
@@ -75,36 +78,61 @@ public final class KafkaConsumer: Sendable {
             rd_kafka_destroy(handle)
             throw KafkaError("kafka consumer: cannot subscribe to \(topics) (check topic names and regex syntax)", error)
         }
-        client = Mutex(Client(handle: handle, events: events))
+        client = Mutex(Client(handle: handle, queue: rd_kafka_queue_get_consumer(handle), events: events))
     }
 
     deinit { close() }
 
     /// Waits up to `timeoutMilliseconds` for the next event; `nil` when nothing happened or after `close`.
     public func poll(timeoutMilliseconds: Int32) -> ConsumerEvent? {
-        client.withLock { client -> ConsumerEvent? in
-            let events = client.events
-            if let handle = client.handle, !events.handover.isEmpty, ContinuousClock.now >= events.nextHandoverAttempt {
-                retryHandover(handle, events)
+        var taken: [ConsumerEvent] = []
+        poll(upTo: 1, timeoutMilliseconds: timeoutMilliseconds, into: &taken)
+        return taken.first
+    }
+
+    /// Appends up to `limit` events to `events`, waiting up to `timeoutMilliseconds` for the
+    /// first: records fetched in one `rd_kafka_consume_batch_queue` call, with rebalances and
+    /// commits in the order they happened among them. Returns without waiting when events are
+    /// already queued, and appends nothing after `close`.
+    public func poll(upTo limit: Int, timeoutMilliseconds: Int32, into events: inout [ConsumerEvent]) {
+        let limit = max(1, limit)
+        client.withLock { client in
+            let pending = client.events
+            if let handle = client.handle, !pending.handover.isEmpty, ContinuousClock.now >= pending.nextHandoverAttempt {
+                retryHandover(handle, pending)
             }
-            if let event = events.next() { return event }
-            guard let handle = client.handle, let message = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else {
-                return events.next()
+            if pending.isEmpty, let handle = client.handle, let queue = client.queue {
+                fetch(handle, queue, pending, limit: limit, timeoutMilliseconds: timeoutMilliseconds, buffer: client.buffer)
             }
+            pending.take(limit, into: &events)
+        }
+    }
+
+    /// One batch from the consumer queue into `pending`. librdkafka serves rebalance and commit
+    /// callbacks inside the call, and the rebalance callback yields, so every record in the
+    /// batch was fetched before any rebalance the callbacks queued: the records go in first.
+    private func fetch(
+        _ handle: OpaquePointer, _ queue: OpaquePointer, _ pending: PendingEvents, limit: Int, timeoutMilliseconds: Int32, buffer: MessageBuffer
+    ) {
+        let wanted = min(limit, buffer.capacity)
+        let count = rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.messages, wanted)
+        guard count > 0 else { return }
+        var records: [ConsumerEvent] = []
+        records.reserveCapacity(count)
+        var topics = TopicNames()
+        for index in 0..<count {
+            guard let message = buffer.messages[index] else { continue }
             defer { rd_kafka_message_destroy(message) }
-            let event: ConsumerEvent
             switch message.pointee.err {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
-                event = .message(KafkaMessage(copying: message))
+                records.append(.message(KafkaMessage(copying: message, topics: &topics)))
             case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-                return events.next()
+                continue
             default:
-                event = .error(describeError(message))
+                records.append(.error(describeError(message)))
             }
-            // A rebalance served during this poll happened before the message was handed out.
-            events.append(event)
-            return events.next()
         }
+        pending.insert(records, at: 0)
     }
 
     /// Asks `provider` for offsets whenever partitions are about to be revoked and stores them
@@ -227,6 +255,8 @@ public final class KafkaConsumer: Sendable {
             // librdkafka, not by a synchronous commit inside that revocation, which would wait forever
             // on the queue close itself is serving.
             client.events.closing = true
+            if let queue = client.queue { rd_kafka_queue_destroy(queue) }
+            client.queue = nil
             rd_kafka_consumer_close(handle)
             rd_kafka_destroy(handle)
         }
@@ -238,10 +268,26 @@ public final class KafkaConsumer: Sendable {
     }
 }
 
+/// The array `rd_kafka_consume_batch_queue` fills, allocated once per consumer.
+final class MessageBuffer {
+    let capacity: Int
+    let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        messages = .allocate(capacity: capacity)
+        messages.initialize(repeating: nil, count: capacity)
+    }
+
+    deinit { messages.deallocate() }
+}
+
 /// Events raised by the rebalance callback, drained by `poll` ahead of anything fetched later.
 /// Only touched from the polling thread, since callbacks run inside poll/close.
 final class PendingEvents {
+    /// Events not handed out yet start at `head`.
     private var queue: [ConsumerEvent] = []
+    private var head = 0
     /// Offsets to store while revoked partitions are still owned; see `storeBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
     var closing = false
@@ -252,9 +298,22 @@ final class PendingEvents {
     var nextHandoverAttempt = ContinuousClock.now
     var handoverAttempts = 0
 
+    var isEmpty: Bool { head == queue.count }
+
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
-    func next() -> ConsumerEvent? { queue.isEmpty ? nil : queue.removeFirst() }
+    /// Puts `events` ahead of the first `position` events not handed out yet.
+    func insert(_ events: [ConsumerEvent], at position: Int) { queue.insert(contentsOf: events, at: head + position) }
+
+    func take(_ limit: Int, into events: inout [ConsumerEvent]) {
+        let end = min(queue.count, head + limit)
+        events.append(contentsOf: queue[head..<end])
+        head = end
+        if head == queue.count {
+            queue.removeAll(keepingCapacity: queue.capacity <= 1024)
+            head = 0
+        }
+    }
 }
 
 /// Applies the assignment change synchronously (as librdkafka requires) and reports it.
@@ -306,6 +365,8 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.revoked(partitions)) }
     }
     if let failure { events.append(.error(failure.message)) }
+    // Ends a batch being read here, so no record fetched after this rebalance joins the records before it.
+    rd_kafka_yield(handle)
 }
 
 /// The synchronous commit inside a revocation, retried while the group finishes its sync.

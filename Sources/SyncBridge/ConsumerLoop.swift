@@ -99,28 +99,30 @@ final class ConsumerLoop: Sendable {
     private func run() {
         var pausedForDrain = false
         var lastGauges = ContinuousClock.now
+        var events: [ConsumerEvent] = []
+        events.reserveCapacity(Self.fetchBatch)
         while phase.load(ordering: .sequentiallyConsistent) != .stopped {
             if phase.load(ordering: .sequentiallyConsistent) == .draining, !pausedForDrain {
                 try? consumer.pause(Array(assignment.withLock { $0 }))
                 pausedForDrain = true
             }
-            // Up to a batch of records between commits and backpressure checks; the records go to
-            // the coordinator together (one lock, one clock read), after what came before them.
+            // Up to 500 records between commits and backpressure checks, fetched 50 at a time; each
+            // 50 go to the coordinator together (one lock, one clock read), after what came before them.
             var budget = 500
             var wait: Int32 = 50
             var batch = Batch(rules: engine.rules.withLock { $0 })
             batch.rulesVersion = engine.rulesVersion.load(ordering: .acquiring)
-            while budget > 0, let event = consumer.poll(timeoutMilliseconds: wait) {
-                handle(event, into: &batch, fetching: !pausedForDrain)
-                budget -= 1
+            while budget > 0 {
+                events.removeAll(keepingCapacity: true)
+                consumer.poll(upTo: min(Self.fetchBatch, budget), timeoutMilliseconds: wait, into: &events)
+                if events.isEmpty { break }
+                for event in events { handle(event, into: &batch, fetching: !pausedForDrain) }
+                budget -= events.count
                 wait = 0
-                // Over the bound: end the batch early so backpressure applies within ~50 records.
-                if budget % 50 == 0 {
-                    flush(&batch)
-                    if engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
-                }
+                flush(&batch)
+                // Over the bound: end early so backpressure applies within a fetch batch.
+                if engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
             }
-            flush(&batch)
             commitPending()
             if !pausedForDrain { applyBackpressure() }
             if ContinuousClock.now - lastGauges > .seconds(1) {
@@ -131,6 +133,9 @@ final class ConsumerLoop: Sendable {
         commitPending()
         consumer.close()
     }
+
+    /// Records fetched from librdkafka in one call, and handed to the coordinator together.
+    static let fetchBatch = 50
 
     /// Records consumed since the last hand-over to the coordinator, and their counts for the
     /// metrics, which are added once per batch rather than looked up per record.

@@ -234,7 +234,9 @@ final class FaultRig: @unchecked Sendable {
     func startService(config: String, waitForAssignment: Bool = true) async throws -> Child {
         serviceCount += 1
         let service = try spawn("service-\(serviceCount)", ["run", "--config", config], environment: ["FAULT_KEY": apiKey])
-        if waitForAssignment { _ = try await service.waitForOutput("assigned") }
+        // As long as the in-process tests allow (see `Stack.waitUntilAssigned`): a first join on the
+        // embedded broker took 18 s once under load, and 20 s was too short once in a full run.
+        if waitForAssignment { _ = try await service.waitForOutput("assigned", seconds: 40) }
         return service
     }
 

@@ -142,6 +142,13 @@ final class Stack: @unchecked Sendable {
         cluster.shutdown()
     }
 
+    /// Waits until the service owns its partitions. The embedded group's first join waits 3 s, and
+    /// a rejoin meanwhile (the consumer's first metadata refresh) up to the session timeout more;
+    /// a test that times its events must not start them before that.
+    func waitUntilAssigned() async -> Bool {
+        await waitUntil(seconds: 40) { service.notReadyReason == nil }
+    }
+
     /// Waits for `condition`, bounded so a broken pipeline fails instead of hanging.
     func waitUntil(seconds: Double = 30, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(fractional: seconds)

@@ -63,6 +63,8 @@ import SyncBridgeCore
     @Test func G2_steadyTrickleDuringJobsWastesNoCalls() async throws {
         let stack = try await Stack(simulator: simulatorConfig(syncDuration: .seconds(2)...(.seconds(3))))
         try stack.startService()
+        // A trickle consumed all at once after a slow first join would be one trigger.
+        #expect(await stack.waitUntilAssigned())
         let producer = try KafkaProducer(bootstrapServers: stack.cluster.bootstrapServers)
         var produced: [Double] = []
         for _ in 0..<16 {

@@ -57,8 +57,7 @@ final class HTTPStack: @unchecked Sendable {
         await stack.shutdown()
     }
 
-    /// Ready means assigned: the embedded group's first join waits 3 s, and a rejoin meanwhile
-    /// (the consumer's first metadata refresh) waits session.timeout - 1 s more; 15 s failed 2 runs in 14.
+    /// Ready means assigned (see `Stack.waitUntilAssigned`, whose service this is not); 15 s failed 2 runs in 14.
     func waitUntilReady() async -> Bool {
         await stack.waitUntil(seconds: 40) { service.notReadyReason == nil }
     }

@@ -1,11 +1,30 @@
 import CRdKafka
 
+/// Topic names of one batch by handle: a batch's records share a few topics, and making the
+/// same `String` for each record was one allocation per record. Only for one batch, whose
+/// records keep their topic handles alive.
+struct TopicNames {
+    private var last: (handle: OpaquePointer, name: String)?
+
+    mutating func name(of handle: OpaquePointer) -> String {
+        if let last, last.handle == handle { return last.name }
+        let name = String(cString: rd_kafka_topic_name(handle))
+        last = (handle, name)
+        return name
+    }
+}
+
 extension KafkaMessage {
     /// Copies a consumed C message; the caller still owns and destroys it.
     init(copying message: UnsafePointer<rd_kafka_message_t>) {
+        var topics = TopicNames()
+        self.init(copying: message, topics: &topics)
+    }
+
+    init(copying message: UnsafePointer<rd_kafka_message_t>, topics: inout TopicNames) {
         let raw = message.pointee
         self.init(
-            topic: String(cString: rd_kafka_topic_name(raw.rkt)),
+            topic: topics.name(of: raw.rkt),
             partition: raw.partition,
             offset: raw.offset,
             key: bytes(raw.key, raw.key_len),
