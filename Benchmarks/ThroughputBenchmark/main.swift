@@ -178,18 +178,46 @@ struct SteadyRate {
 /// Events consumed (scraped from each process's `/metrics`) and committed by `group` per second,
 /// both sampled every 100 ms.
 func measure(topic: String, group: String, metricsPorts: [Int], timeout: TimeInterval) -> (consumed: Double, committed: Double) {
-    let partitions = (0..<partitionCount).map { TopicPartition(topic: topic, partition: $0) }
+    let reader = CommittedReader(group: group, topic: topic)
     var consumed = SteadyRate(), committed = SteadyRate()
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline, !committed.finished {
         consumed.record(metricsPorts.reduce(0) { $0 + consumedCount(port: $1) })
-        let offsets =
-            (try? KafkaConsumer.committedOffsets(
-                bootstrapServers: cluster.bootstrapServers, groupID: group, partitions: partitions, timeoutMilliseconds: 5000)) ?? [:]
-        committed.record(Int(offsets.values.reduce(0, +)))
+        committed.record(reader.total())
         usleep(100_000)
     }
     return (consumed.eventsPerSecond, committed.eventsPerSecond)
+}
+
+/// Reads a group's committed offsets through one client kept for the whole measurement: a new
+/// client per sample (connect, metadata, coordinator lookup) cost the embedded broker's single
+/// thread enough to slow the group being measured.
+final class CommittedReader {
+    private let handle: OpaquePointer
+    private let list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+
+    init(group: String, topic: String) {
+        var error = [CChar](repeating: 0, count: 512)
+        let conf = rd_kafka_conf_new()
+        for (name, value) in ["bootstrap.servers": cluster.bootstrapServers, "group.id": group, "enable.auto.commit": "false"] {
+            rd_kafka_conf_set(conf, name, value, &error, error.count)
+        }
+        guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &error, error.count) else { fatalError("committed-offsets reader") }
+        self.handle = handle
+        list = rd_kafka_topic_partition_list_new(partitionCount)
+        for partition in 0..<partitionCount { rd_kafka_topic_partition_list_add(list, topic, partition) }
+    }
+
+    deinit {
+        rd_kafka_topic_partition_list_destroy(list)
+        rd_kafka_destroy(handle)
+    }
+
+    /// The sum of the committed offsets; 0 until the first answer.
+    func total() -> Int {
+        guard rd_kafka_committed(handle, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return 0 }
+        return (0..<Int(list.pointee.cnt)).reduce(0) { sum, index in sum + Int(max(0, list.pointee.elems[index].offset)) }
+    }
 }
 
 /// `syncbridge_events_consumed_total` of the process serving `/metrics` on `port`; 0 before it answers.

@@ -115,7 +115,15 @@ public final class KafkaConsumer: Sendable {
         _ handle: OpaquePointer, _ queue: OpaquePointer, _ pending: PendingEvents, limit: Int, timeoutMilliseconds: Int32, buffer: MessageBuffer
     ) {
         let wanted = min(limit, buffer.capacity)
-        let count = rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.messages, wanted)
+        // A batch call waits its whole timeout unless `wanted` records arrive, so it never waits
+        // here: what is queued now is taken at once, and only an empty queue is waited on, for one.
+        var count = rd_kafka_consume_batch_queue(queue, 0, buffer.messages, wanted)
+        if count == 0, timeoutMilliseconds != 0, pending.isEmpty {
+            count = rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.messages, 1)
+            if count == 1, wanted > 1, pending.isEmpty {
+                count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer.messages + 1, wanted - 1))
+            }
+        }
         guard count > 0 else { return }
         var records: [ConsumerEvent] = []
         records.reserveCapacity(count)
