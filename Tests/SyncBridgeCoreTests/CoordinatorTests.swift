@@ -323,3 +323,35 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         #expect(c.nextDeadline == at(80))
     }
 }
+
+@Suite struct OffsetLedgerOrderTests {
+    /// Resolves in random order against a plain model: the committed offset is always the first
+    /// offset with work left, and the runs stay few, however late the merging.
+    @Test(arguments: [1, 2, 3, 4]) func anyResolveOrderCommitsExactlyTheResolvedPrefix(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var ledger = OffsetLedger()
+        var left: [Int] = []
+        var work: [Int64] = []
+        for offset in 0..<3000 {
+            let outstanding = Int.random(in: 0...2, using: &random)
+            left.append(outstanding)
+            work.append(contentsOf: Array(repeating: Int64(offset), count: outstanding))
+            ledger.record(EventRef(partition: p0, offset: Int64(offset)), outstanding: outstanding)
+        }
+        work.shuffle(using: &random)
+        var committed: Int64 = 0
+        for (step, offset) in work.enumerated() {
+            ledger.resolve(EventRef(partition: p0, offset: offset))
+            left[Int(offset)] -= 1
+            if let next = ledger.takeCommittable()[p0] { committed = next }
+            let expected = Int64(left.firstIndex { $0 > 0 } ?? left.count)
+            #expect(committed == expected, "after \(step + 1) resolves")
+            if committed != expected { break }
+            // Resolved runs merge: never more runs than offsets with work left, plus the resolved stretches between them.
+            #expect(ledger.runCount <= 2 * left.filter { $0 > 0 }.count + 1)
+        }
+        #expect(committed == 3000)
+        #expect(ledger.runCount == 0)
+        #expect(ledger.outstandingEvents == 0)
+    }
+}

@@ -26,6 +26,7 @@ import SyncBridgeCore
         #expect(properties["topic.metadata.refresh.interval.ms"] == "10000")
         #expect(properties["client.id"] == "syncbridge")
         #expect(properties["group.instance.id"] == nil)
+        #expect(properties["queued.min.messages"] == "1000000", "keeps a slower-than-fetch consumer fed (see the throughput benchmark)")
     }
 
     @Test func theUsersPropertiesWin() throws {

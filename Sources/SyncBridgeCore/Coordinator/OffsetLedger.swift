@@ -39,6 +39,12 @@ public struct EventRef: Hashable, Sendable, CustomStringConvertible {
 /// runs: a run is a stretch of consecutive consumed offsets (gaps from compaction or
 /// transactions are kept inside runs) that are all resolved, or a single offset with
 /// outstanding work. A million resolved events cost one run, not a million records.
+///
+/// An offset resolved behind the front is not merged with its neighbours at once: removing
+/// from the middle of the deque moved its tail on every resolve, which took 14 % of the
+/// service's time at 100 % matching in the throughput benchmark. Resolved entries are merged
+/// in one pass once they make up half of a partition's entries, so they cost at most twice
+/// the merged form, and each resolve costs O(log n) amortized.
 public struct OffsetLedger: Sendable {
     struct Entry: Sendable {
         var firstOffset: Int64
@@ -47,7 +53,13 @@ public struct OffsetLedger: Sendable {
         var outstanding: Int32
     }
 
-    private var partitions: [PartitionID: Deque<Entry>] = [:]
+    struct Runs: Sendable {
+        var entries: Deque<Entry> = []
+        /// Resolved entries that follow another resolved entry: what `compact` would merge.
+        var unmerged = 0
+    }
+
+    private var partitions: [PartitionID: Runs] = [:]
     /// The next offset to commit per partition, once advanced beyond what was last reported.
     private var committed: [PartitionID: Int64] = [:]
     private var advanced: Set<PartitionID> = []
@@ -61,7 +73,7 @@ public struct OffsetLedger: Sendable {
     public mutating func record(_ event: EventRef, outstanding: Int) {
         // Mutated in place through the subscript: a local copy would make the deque
         // non-unique and copy every run on each event (quadratic with many pending events).
-        Self.append(event.offset, outstanding: outstanding, to: &partitions[event.partition, default: []])
+        Self.append(event.offset, outstanding: outstanding, to: &partitions[event.partition, default: Runs()])
         if outstanding > 0 {
             outstandingEvents += 1
             outstandingByPartition[event.partition, default: 0] += 1
@@ -90,44 +102,55 @@ public struct OffsetLedger: Sendable {
 
     /// Forgets a revoked partition.
     public mutating func drop(_ partition: PartitionID) {
-        if let entries = partitions.removeValue(forKey: partition) {
-            outstandingEvents -= entries.filter { $0.outstanding > 0 }.count
+        if let runs = partitions.removeValue(forKey: partition) {
+            outstandingEvents -= runs.entries.filter { $0.outstanding > 0 }.count
         }
         outstandingByPartition[partition] = nil
         committed[partition] = nil
         advanced.remove(partition)
     }
 
-    public var runCount: Int { partitions.values.reduce(0) { $0 + $1.count } }
+    /// Runs as if every resolved neighbour were merged.
+    public var runCount: Int { partitions.values.reduce(0) { $0 + $1.entries.count - $1.unmerged } }
 
-    /// Drops a resolved run at the front: everything in it is committable.
+    /// Drops resolved runs at the front: everything in them is committable.
     private mutating func collapse(_ partition: PartitionID) {
-        guard let first = partitions[partition]?.first, first.outstanding == 0 else { return }
-        let next = first.lastOffset + 1
+        guard let first = partitions[partition]?.entries.first, first.outstanding == 0 else { return }
+        var next = first.lastOffset + 1
+        // In place: a copied-out deque would be copied whole on this mutation.
+        partitions[partition]!.entries.removeFirst()
+        while let following = partitions[partition]!.entries.first, following.outstanding == 0 {
+            next = following.lastOffset + 1
+            partitions[partition]!.entries.removeFirst()
+            partitions[partition]!.unmerged -= 1
+        }
         // Leaves an empty deque when it was the only run; the committed offset remembers progress.
-        partitions[partition]!.removeFirst()
         if committed[partition] != next {
             committed[partition] = next
             advanced.insert(partition)
         }
     }
 
-    private static func append(_ offset: Int64, outstanding: Int, to entries: inout Deque<Entry>) {
-        if outstanding == 0, let last = entries.last, last.outstanding == 0 {
-            entries[entries.count - 1].lastOffset = offset
+    private static func append(_ offset: Int64, outstanding: Int, to runs: inout Runs) {
+        if outstanding == 0, let last = runs.entries.last, last.outstanding == 0 {
+            runs.entries[runs.entries.count - 1].lastOffset = offset
         } else {
-            entries.append(Entry(firstOffset: offset, lastOffset: offset, outstanding: Int32(outstanding)))
+            runs.entries.append(Entry(firstOffset: offset, lastOffset: offset, outstanding: Int32(outstanding)))
         }
     }
 
     /// One piece of work done for `offset`; true when that resolved the offset entirely.
-    private static func resolve(_ offset: Int64, in entries: inout Deque<Entry>) -> Bool {
-        guard let index = index(of: offset, in: entries), entries[index].outstanding > 0,
-            entries[index].firstOffset == offset
+    private static func resolve(_ offset: Int64, in runs: inout Runs) -> Bool {
+        guard let index = index(of: offset, in: runs.entries), runs.entries[index].outstanding > 0,
+            runs.entries[index].firstOffset == offset
         else { return false }
-        entries[index].outstanding -= 1
-        guard entries[index].outstanding == 0 else { return false }
-        merge(at: index, in: &entries)
+        runs.entries[index].outstanding -= 1
+        guard runs.entries[index].outstanding == 0 else { return false }
+        // It joins a resolved neighbour on either side, or bridges two into one.
+        let before = index > 0 && runs.entries[index - 1].outstanding == 0
+        let after = index + 1 < runs.entries.count && runs.entries[index + 1].outstanding == 0
+        runs.unmerged += (before ? 1 : 0) + (after ? 1 : 0)
+        if runs.unmerged > max(64, runs.entries.count / 2) { compact(&runs) }
         return true
     }
 
@@ -140,17 +163,17 @@ public struct OffsetLedger: Sendable {
         return nil
     }
 
-    /// Joins a newly resolved entry with resolved neighbours.
-    private static func merge(at index: Int, in entries: inout Deque<Entry>) {
-        var index = index
-        if index > 0, entries[index - 1].outstanding == 0 {
-            entries[index - 1].lastOffset = entries[index].lastOffset
-            entries.remove(at: index)
-            index -= 1
+    /// Merges every run of resolved neighbours, in one pass.
+    private static func compact(_ runs: inout Runs) {
+        var merged = Deque<Entry>()
+        merged.reserveCapacity(runs.entries.count - runs.unmerged)
+        for entry in runs.entries {
+            if entry.outstanding == 0, let last = merged.last, last.outstanding == 0 {
+                merged[merged.count - 1].lastOffset = entry.lastOffset
+            } else {
+                merged.append(entry)
+            }
         }
-        if index + 1 < entries.count, entries[index + 1].outstanding == 0 {
-            entries[index].lastOffset = entries[index + 1].lastOffset
-            entries.remove(at: index + 1)
-        }
+        runs = Runs(entries: merged, unmerged: 0)
     }
 }
