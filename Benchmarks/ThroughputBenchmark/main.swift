@@ -2,8 +2,9 @@
 // 1, 2 and 3 processes, beside a raw librdkafka poll loop, all in one run against the same
 // embedded broker and topic (one consumer group each, reading from the start). SyncBridge's
 // rate is events committed (consume, decode, rules, coordinator, ledger, Braze calls to the
-// simulator, commits); the raw loop's is events consumed. Both are the steady rate between 10 %
-// and 90 % of the topic, so start-up (the group join) and the last commit interval don't count.
+// simulator, commits); the raw loop's is events consumed. Consumed is the rate between the 10 %
+// and 90 % marks of the topic, so start-up (the group join) doesn't count; committed runs from
+// the consumed 10 % mark to the committed 90 % mark, so the time commits trail consumption does.
 // The raw loop, the `KafkaConsumer` loop and direct mode run `--repeat` times each, interleaved,
 // each as a new group reading the topic from the start; the table shows each one's median, since
 // the embedded broker's pace differs from one run to the next by up to 3×.
@@ -157,21 +158,34 @@ struct Measurement {
     var committedPerSecond: Double?
 }
 
-/// The rate between the moments `progress` first reached 10 % and 90 % of the events.
+/// The rate between the moments progress first reached 10 % and 90 % of the events. Each moment
+/// is interpolated between the samples around it: commits land in steps (every
+/// `auto.commit.interval.ms`), and one step can cross both marks.
 struct SteadyRate {
-    private var low: (Date, Int)?
-    private var high: (Date, Int)?
+    private var previous: (Date, Int)?
+    private(set) var low: Date?
+    private(set) var high: Date?
 
     mutating func record(_ done: Int) {
-        if low == nil, done >= eventCount / 10 { low = (Date(), done) }
-        if high == nil, done >= eventCount * 9 / 10 { high = (Date(), done) }
+        let now = Date()
+        defer { previous = (now, done) }
+        guard let (then, before) = previous, done > before else { return }
+        func crossing(_ mark: Int) -> Date? {
+            guard before < mark, done >= mark else { return nil }
+            return then.addingTimeInterval(now.timeIntervalSince(then) * Double(mark - before) / Double(done - before))
+        }
+        if low == nil { low = crossing(Self.lowMark) }
+        if high == nil { high = crossing(Self.highMark) }
     }
+
+    static var lowMark: Int { eventCount / 10 }
+    static var highMark: Int { eventCount * 9 / 10 }
 
     var finished: Bool { high != nil }
 
     var eventsPerSecond: Double {
-        guard let low, let high, high.0 > low.0 else { return 0 }
-        return Double(high.1 - low.1) / high.0.timeIntervalSince(low.0)
+        guard let low, let high, high > low else { return 0 }
+        return Double(Self.highMark - Self.lowMark) / high.timeIntervalSince(low)
     }
 }
 
@@ -186,7 +200,11 @@ func measure(topic: String, group: String, metricsPorts: [Int], timeout: TimeInt
         committed.record(reader.total())
         usleep(100_000)
     }
-    return (consumed.eventsPerSecond, committed.eventsPerSecond)
+    // Committed: from the consumed 10 % mark to the committed 90 % mark, so the time commits
+    // trail consumption (coalescing, the job, the commit interval) counts against the rate.
+    // Commits land in steps, so their own 10-to-90 % slope could be one step's.
+    guard let start = consumed.low, let end = committed.high, end > start else { return (consumed.eventsPerSecond, 0) }
+    return (consumed.eventsPerSecond, Double(SteadyRate.highMark - SteadyRate.lowMark) / end.timeIntervalSince(start))
 }
 
 /// Reads a group's committed offsets through one client kept for the whole measurement: a new
