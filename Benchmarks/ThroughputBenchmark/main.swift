@@ -306,7 +306,8 @@ func runRawLoop(topic: String, tag: String, run: Int) -> Measurement {
 }
 
 /// The same count through SyncBridge's `KafkaConsumer` (its defaults: stored offsets,
-/// auto-commit, cooperative-sticky), with nothing done per record: the wrapper's own cost.
+/// auto-commit, cooperative-sticky), with nothing done per record. It keeps librdkafka's default
+/// `queued.min.messages`, which the service raises, so it shows the fetch cap that setting lifts.
 func runWrapperLoop(topic: String, tag: String, run: Int) throws -> Measurement {
     let consumer = try KafkaConsumer(
         bootstrapServers: cluster.bootstrapServers, groupID: "bench-\(tag)-wrapper-\(run)", topics: [topic],
