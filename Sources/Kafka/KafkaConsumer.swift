@@ -91,9 +91,9 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Appends up to `limit` events to `events`, waiting up to `timeoutMilliseconds` for the
-    /// first: records fetched in one `rd_kafka_consume_batch_queue` call, with rebalances and
-    /// commits in the order they happened among them. Returns without waiting when events are
-    /// already queued, and appends nothing after `close`.
+    /// first: records read with `rd_kafka_consume_batch_queue`, with rebalances and commits in
+    /// the order they happened among them. Returns without waiting when events are already
+    /// queued, and appends nothing after `close`.
     public func poll(upTo limit: Int, timeoutMilliseconds: Int32, into events: inout [ConsumerEvent]) {
         let limit = max(1, limit)
         client.withLock { client in
