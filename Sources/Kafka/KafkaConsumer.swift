@@ -108,9 +108,13 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// One batch from the consumer queue into `pending`. librdkafka serves rebalance and commit
-    /// callbacks inside the call, and the rebalance callback yields, so every record in the
-    /// batch was fetched before any rebalance the callbacks queued: the records go in first.
+    /// One batch from the consumer queue into `pending`, which is empty when this starts.
+    /// librdkafka serves rebalance and commit callbacks inside the batch calls, so their events
+    /// are already in `pending` when the records come back. A record of a partition assigned
+    /// during the call was fetched after that assignment and goes after its `.assigned`; every
+    /// other record goes ahead of the events (a revoked partition's records that arrive after
+    /// its revocation are outdated, and librdkafka drops them). `rd_kafka_yield` in the callback
+    /// would end the batch instead, but its flag is per thread and outlives the call.
     private func fetch(
         _ handle: OpaquePointer, _ queue: OpaquePointer, _ pending: PendingEvents, limit: Int, timeoutMilliseconds: Int32, buffer: MessageBuffer
     ) {
@@ -140,7 +144,17 @@ public final class KafkaConsumer: Sendable {
                 records.append(.error(describeError(message)))
             }
         }
-        pending.insert(records, at: 0)
+        let assigned = pending.assignedPartitions
+        if assigned.isEmpty {
+            pending.insert(records, at: 0)
+        } else {
+            let fetchedAfter: (ConsumerEvent) -> Bool = { event in
+                if case .message(let message) = event { return assigned.contains(TopicPartition(topic: message.topic, partition: message.partition)) }
+                return false
+            }
+            pending.insert(records.filter { !fetchedAfter($0) }, at: 0)
+            for record in records where fetchedAfter(record) { pending.append(record) }
+        }
     }
 
     /// Asks `provider` for offsets whenever partitions are about to be revoked and stores them
@@ -308,6 +322,13 @@ final class PendingEvents {
 
     var isEmpty: Bool { head == queue.count }
 
+    /// Partitions in the `.assigned` events not handed out yet.
+    var assignedPartitions: Set<TopicPartition> {
+        queue[head...].reduce(into: []) { partitions, event in
+            if case .assigned(let assigned) = event { partitions.formUnion(assigned) }
+        }
+    }
+
     func append(_ event: ConsumerEvent) { queue.append(event) }
 
     /// Puts `events` ahead of the first `position` events not handed out yet.
@@ -373,8 +394,6 @@ private func rebalanceCallback(
         if !partitions.isEmpty { events.append(.revoked(partitions)) }
     }
     if let failure { events.append(.error(failure.message)) }
-    // Ends a batch being read here, so no record fetched after this rebalance joins the records before it.
-    rd_kafka_yield(handle)
 }
 
 /// The synchronous commit inside a revocation, retried while the group finishes its sync.
