@@ -16,8 +16,6 @@ public enum KafkaLog {
 
     /// librdkafka's syslog levels: 0–2 emergencies to critical conditions, 3 error, 4 warning,
     /// 5 notice, 6 info, 7 debug.
-    public static func levels(forSyslog values: [Int32]) -> [Logger.Level] { values.map(level(syslog:)) }
-
     static func level(syslog: Int32) -> Logger.Level {
         switch syslog {
         case ...2: return .critical

@@ -101,6 +101,11 @@ final class ConsumerLoop: Sendable {
         var lastGauges = ContinuousClock.now
         var events: [ConsumerEvent] = []
         events.reserveCapacity(Self.fetchBatch)
+        // The version is read before the rules it stands for, so a reload between the two reads
+        // leaves the batch a version behind and the next record refreshes it (see `processEvent`).
+        let version = engine.rulesVersion.load(ordering: .acquiring)
+        var batch = Batch(rules: engine.rules.withLock { $0 })
+        batch.rulesVersion = version
         while phase.load(ordering: .sequentiallyConsistent) != .stopped {
             if phase.load(ordering: .sequentiallyConsistent) == .draining, !pausedForDrain {
                 try? consumer.pause(Array(assignment.withLock { $0 }))
@@ -110,8 +115,6 @@ final class ConsumerLoop: Sendable {
             // 50 go to the coordinator together (one lock, one clock read), after what came before them.
             var budget = 500
             var wait: Int32 = 50
-            var batch = Batch(rules: engine.rules.withLock { $0 })
-            batch.rulesVersion = engine.rulesVersion.load(ordering: .acquiring)
             while budget > 0 {
                 events.removeAll(keepingCapacity: true)
                 consumer.poll(upTo: min(Self.fetchBatch, budget), timeoutMilliseconds: wait, into: &events)

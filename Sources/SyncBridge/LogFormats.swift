@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import SyncBridgeCore
 
 /// How `syncbridge` writes its log lines: JSON objects for a log collector, or short text for
 /// a person. Both carry the metadata fields (target, integration, topic, partition, offset,
@@ -12,7 +13,7 @@ public enum LogFormat: String, CaseIterable, Sendable {
     public static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
 
     /// A logger in this format; librdkafka's own lines are routed through it too.
-    public func logger(_ label: String, level: Logger.Level = .info, routesKafkaLog: Bool = true) -> Logger {
+    public func logger(_ label: String, level: Logger.Level = .info) -> Logger {
         var logger = Logger(label: label) { label in
             switch self {
             case .json: return JSONLogHandler(label: label)
@@ -20,7 +21,7 @@ public enum LogFormat: String, CaseIterable, Sendable {
             }
         }
         logger.logLevel = level
-        if routesKafkaLog { KafkaLog.route(to: logger) }
+        KafkaLog.route(to: logger)
         return logger
     }
 }
@@ -31,8 +32,6 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     let label: String
     let write: @Sendable (Data) -> Void
-    /// A value type, made once: a formatter per line cost more than the rest of the line.
-    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     public init(label: String, write: @escaping @Sendable (Data) -> Void = { FileHandle.standardError.write($0) }) {
         self.label = label
@@ -48,7 +47,7 @@ public struct JSONLogHandler: LogHandler {
         var fields: [String: String] = [:]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { fields[key] = value.description }
         // The fixed fields win over a metadata field of the same name.
-        fields["ts"] = Self.timestampStyle.format(Date())
+        fields["ts"] = RFC3339.string(epochSeconds: Date().timeIntervalSince1970)
         fields["level"] = event.level.rawValue
         fields["msg"] = event.message.description
         fields["logger"] = label

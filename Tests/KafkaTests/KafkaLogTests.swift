@@ -1,4 +1,4 @@
-import Kafka
+@testable import Kafka
 import Logging
 import Synchronization
 import Testing
@@ -53,6 +53,6 @@ final class CapturedLog: Sendable {
     }
 
     @Test func syslogLevelsMapOntoSwiftLogLevels() {
-        #expect(KafkaLog.levels(forSyslog: [0, 2, 3, 4, 5, 6, 7]) == [.critical, .critical, .error, .warning, .notice, .info, .debug])
+        #expect([0, 2, 3, 4, 5, 6, 7].map(KafkaLog.level(syslog:)) == [.critical, .critical, .error, .warning, .notice, .info, .debug])
     }
 }

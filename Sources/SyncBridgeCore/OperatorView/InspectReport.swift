@@ -39,7 +39,7 @@ public enum InspectReport {
             if let history = item.history, !history.isEmpty {
                 let rows = history.suffix(recentCalls).reversed().map { call in
                     [
-                        clockTime(call.sentAt, milliseconds: true), call.kind, call.outcome, "\(Int(call.latencyMs.rounded())) ms",
+                        clockTime(call.sentAt, milliseconds: true), call.kind, call.outcome, "\(Int(saturating: call.latencyMs.rounded())) ms",
                         call.kind == "trigger" ? "\(call.events) events" : "",
                     ]
                 }
@@ -129,11 +129,11 @@ public enum InspectReport {
     }
 
     static func seconds(_ value: Double) -> String {
-        value < 10 ? "\(((value * 10).rounded() / 10).formatted()) s" : "\(Int(value.rounded())) s"
+        value < 10 ? "\(((value * 10).rounded() / 10).formatted()) s" : "\(Int(saturating: value.rounded())) s"
     }
 
     static func age(_ value: Double) -> String {
-        value < 120 ? seconds(value) : value < 7200 ? "\(Int(value / 60)) min" : "\(Int(value / 3600)) h"
+        value < 120 ? seconds(value) : value < 7200 ? "\(Int(saturating: value / 60)) min" : "\(Int(saturating: value / 3600)) h"
     }
 
     static func window(_ windowSeconds: Double) -> String {

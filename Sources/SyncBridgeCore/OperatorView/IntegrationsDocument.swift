@@ -138,11 +138,7 @@ extension IntegrationsDocument {
         }
     }
 
-    static func timestamp(_ epochSeconds: Double) -> String {
-        Date(timeIntervalSince1970: epochSeconds).formatted(timestampStyle)
-    }
-
-    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    static func timestamp(_ epochSeconds: Double) -> String { RFC3339.string(epochSeconds: epochSeconds) }
 }
 
 extension Rule {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Timestamps in Braze response bodies (`sync_start_time`, `sync_finish_time`): RFC 3339,
 /// `2024-05-01T10:04:30.123Z` or with a `±HH:MM` offset.
 ///
@@ -6,6 +8,14 @@
 /// of 35 or more digits, or one starting with a non-ASCII digit, both found by fuzzing. This
 /// reads ASCII only, in one pass, and cannot trap.
 public enum RFC3339 {
+    /// `2024-05-01T10:04:30.123Z`: UTC with milliseconds, as the log lines and the operator's view write times.
+    public static func string(epochSeconds: Double) -> String {
+        Date(timeIntervalSince1970: epochSeconds).formatted(writeStyle)
+    }
+
+    /// A value type, made once: a formatter per call cost more than the rest of a log line.
+    private static let writeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// Seconds since 1970-01-01T00:00:00Z, or nil when `text` is not an RFC 3339 date-time.
     public static func epochSeconds(_ text: String) -> Double? {
         var scanner = Scanner(Array(text.utf8.prefix(Self.maxLength + 1)))
