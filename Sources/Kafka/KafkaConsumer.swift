@@ -102,21 +102,25 @@ public final class KafkaConsumer: Sendable {
                 retryHandover(handle, pending)
             }
             if pending.isEmpty, let handle = client.handle, let queue = client.queue {
-                fetch(handle, queue, pending, limit: limit, timeoutMilliseconds: timeoutMilliseconds, buffer: client.buffer)
+                fetch(handle, queue, pending, limit: limit, timeoutMilliseconds: timeoutMilliseconds, buffer: client.buffer, into: &events)
             }
             pending.take(limit, into: &events)
         }
     }
 
-    /// One batch from the consumer queue into `pending`, which is empty when this starts.
+    /// One batch from the consumer queue; `pending` is empty when this starts.
     /// librdkafka serves rebalance and commit callbacks inside the batch calls, so their events
     /// are already in `pending` when the records come back. A record of a partition assigned
     /// during the call was fetched after that assignment and goes after its `.assigned`; every
     /// other record goes ahead of the events (a revoked partition's records that arrive after
     /// its revocation are outdated, and librdkafka drops them). `rd_kafka_yield` in the callback
     /// would end the batch instead, but its flag is per thread and outlives the call.
+    ///
+    /// Records go straight to `events` when no callback raised anything meanwhile (the usual
+    /// case), and through `pending` only to be ordered among such events.
     private func fetch(
-        _ handle: OpaquePointer, _ queue: OpaquePointer, _ pending: PendingEvents, limit: Int, timeoutMilliseconds: Int32, buffer: MessageBuffer
+        _ handle: OpaquePointer, _ queue: OpaquePointer, _ pending: PendingEvents, limit: Int, timeoutMilliseconds: Int32, buffer: MessageBuffer,
+        into events: inout [ConsumerEvent]
     ) {
         let wanted = min(limit, buffer.capacity)
         // A batch call waits its whole timeout unless `wanted` records arrive, so it never waits
@@ -129,21 +133,24 @@ public final class KafkaConsumer: Sendable {
             }
         }
         guard count > 0 else { return }
-        var records: [ConsumerEvent] = []
-        records.reserveCapacity(count)
+        let start = events.count
+        events.reserveCapacity(start + count)
         var topics = TopicNames()
         for index in 0..<count {
             guard let message = buffer.messages[index] else { continue }
             defer { rd_kafka_message_destroy(message) }
             switch message.pointee.err {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
-                records.append(.message(KafkaMessage(copying: message, topics: &topics)))
+                events.append(.message(KafkaMessage(copying: message, topics: &topics)))
             case RD_KAFKA_RESP_ERR__PARTITION_EOF:
                 continue
             default:
-                records.append(.error(describeError(message)))
+                events.append(.error(describeError(message)))
             }
         }
+        guard !pending.isEmpty else { return }
+        let records = Array(events[start...])
+        events.removeSubrange(start...)
         let assigned = pending.assignedPartitions
         if assigned.isEmpty {
             pending.insert(records, at: 0)

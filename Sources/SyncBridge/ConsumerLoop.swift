@@ -44,6 +44,7 @@ final class ConsumerLoop: Sendable {
     private let throttled = Mutex<Set<TopicPartition>>([])
     private let records: Records
     private let hooks: OwnershipHooks
+    private let keepsPayloads: Bool
 
     init(
         consumer: KafkaConsumer, engine: SyncEngine, maxUncommitted: Int = KafkaSettings.defaultMaxUncommitted,
@@ -53,6 +54,7 @@ final class ConsumerLoop: Sendable {
         self.engine = engine
         self.records = records
         self.hooks = hooks
+        keepsPayloads = engine.keepsPayloads
         highWater = maxUncommitted
         lowWater = maxUncommitted * 4 / 5
         // On revocation, hand over state and commit what is covered while the partitions are still
@@ -152,12 +154,17 @@ final class ConsumerLoop: Sendable {
         var rules: RuleSet
         var rulesVersion = 0
         var items: [Item] = []
-        var consumed: [String: Int] = [:]
+        /// Records to keep for dead letters, stored before the coordinator sees the batch.
+        var kept: [KafkaMessage] = []
+        /// Per topic, in runs: records come in runs per topic, so this beats hashing each record's topic.
+        var consumed: [(topic: String, count: Int)] = []
         var matched: [String: Int] = [:]
         var unmatched = 0
     }
 
     private func flush(_ batch: inout Batch) {
+        engine.payloads.keep(batch.kept)
+        batch.kept.removeAll(keepingCapacity: true)
         if !batch.items.isEmpty {
             let items = batch.items
             batch.items.removeAll(keepingCapacity: true)
@@ -174,7 +181,7 @@ final class ConsumerLoop: Sendable {
             }
         }
         let metrics = engine.metrics
-        for (topic, count) in batch.consumed { metrics.consumed(topic: topic, count: count) }
+        for run in batch.consumed { metrics.consumed(topic: run.topic, count: run.count) }
         for (rule, count) in batch.matched { metrics.matched(rule: rule, count: count) }
         if batch.unmatched > 0 { metrics.unmatched(count: batch.unmatched) }
         batch.consumed.removeAll(keepingCapacity: true)
@@ -204,9 +211,7 @@ final class ConsumerLoop: Sendable {
             engine.input { $0.partitionsRevoked(ids, at: $1) }
             hooks.revoked(partitions)
         case .committed(let offsets):
-            let committed = offsets.partitionOffsets
-            for (partition, offset) in committed { engine.payloads.committed(partition, nextOffset: offset) }
-            engine.observer?.committed(committed)
+            engine.observer?.committed(offsets.partitionOffsets)
         case .error(let message):
             engine.logger.warning("kafka consumer error: \(message)")
         }
@@ -226,7 +231,7 @@ final class ConsumerLoop: Sendable {
     private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec, into batch: inout Batch) {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
         // Kept either way: a refused record and a request a 400/404 disables are both dead-lettered.
-        engine.payloads.keep(message, at: ref.partition)
+        if keepsPayloads { batch.kept.append(message) }
         guard let request = codec.decode(message.value) else {
             engine.metrics.invalid(.invalidRequest)
             engine.logger.warning(
@@ -240,7 +245,11 @@ final class ConsumerLoop: Sendable {
 
     private func processEvent(_ message: KafkaMessage, into batch: inout Batch) {
         let metrics = engine.metrics
-        batch.consumed[message.topic, default: 0] += 1
+        if batch.consumed.last?.topic == message.topic {
+            batch.consumed[batch.consumed.count - 1].count += 1
+        } else {
+            batch.consumed.append((message.topic, 1))
+        }
         let incoming = IncomingEvent(
             topic: message.topic, key: message.key,
             headers: message.headers.map { ($0.name, $0.value) }, value: message.value
@@ -261,7 +270,7 @@ final class ConsumerLoop: Sendable {
         }
         if match.matchedRules.isEmpty { batch.unmatched += 1 }
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
-        if !match.demands.isEmpty || !match.problems.isEmpty { engine.payloads.keep(message, at: ref.partition) }
+        if keepsPayloads, !match.demands.isEmpty || !match.problems.isEmpty { batch.kept.append(message) }
         engine.observer?.consumed(ref, integrations: Array(match.demands.keys), at: Date())
         batch.items.append(.event(ConsumedEvent(ref, demands: match.demands, deadLetterReason: match.problems.first?.reason.rawValue)))
     }

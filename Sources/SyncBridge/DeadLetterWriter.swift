@@ -9,6 +9,9 @@ struct DeadLetterWriter: Sendable {
     let topic: String?
     let logger: Logger
 
+    /// False without a dead-letter topic: then dead letters are only logged, by position.
+    var writesRecords: Bool { producer != nil && topic != nil }
+
     func write(_ order: DeadLetterOrder, payloads: PayloadStore) async throws {
         guard let producer, let topic else {
             logger.warning(

@@ -23,18 +23,35 @@ final class PayloadStore: Sendable {
 
     init(byteLimit: Int = PayloadStore.defaultByteLimit) { self.byteLimit = byteLimit }
 
-    func keep(_ message: KafkaMessage, at partition: PartitionID) {
+    func keep(_ message: KafkaMessage, at partition: PartitionID) { keep([message]) }
+
+    /// Keeps a batch of records, in their order, under one lock.
+    func keep(_ messages: [KafkaMessage]) {
+        guard !messages.isEmpty else { return }
         state.withLock { state in
-            var kept = message
-            if state.bytes + Self.size(of: message) > byteLimit, message.value != nil {
-                kept = KafkaMessage(
-                    topic: message.topic, partition: message.partition, offset: message.offset, key: message.key,
-                    value: nil, headers: message.headers + [KafkaHeader(name: Self.valueDroppedHeader, value: Array("true".utf8))],
-                    timestamp: message.timestamp
-                )
+            // Records of a batch come in runs per partition: one look-up per run, not per record.
+            var run: (partition: PartitionID, records: [KafkaMessage])?
+            func close() {
+                if let run { state.records[run.partition, default: []].append(contentsOf: run.records) }
             }
-            state.bytes += Self.size(of: kept)
-            state.records[partition, default: []].append(kept)
+            for message in messages {
+                var kept = message
+                if state.bytes + Self.size(of: message) > byteLimit, message.value != nil {
+                    kept = KafkaMessage(
+                        topic: message.topic, partition: message.partition, offset: message.offset, key: message.key,
+                        value: nil, headers: message.headers + [KafkaHeader(name: Self.valueDroppedHeader, value: Array("true".utf8))],
+                        timestamp: message.timestamp
+                    )
+                }
+                state.bytes += Self.size(of: kept)
+                if run?.partition.partition == kept.partition, run?.partition.topic == kept.topic {
+                    run!.records.append(kept)
+                } else {
+                    close()
+                    run = (PartitionID(topic: kept.topic, partition: kept.partition), [kept])
+                }
+            }
+            close()
         }
     }
 
@@ -54,11 +71,21 @@ final class PayloadStore: Sendable {
     /// Forgets everything below the committed offset.
     func committed(_ partition: PartitionID, nextOffset: Int64) {
         state.withLock { state in
-            while let first = state.records[partition]?.first, first.offset < nextOffset {
-                state.records[partition]?.removeFirst()
-                state.bytes -= Self.size(of: first)
-            }
+            guard state.records[partition] != nil else { return }
+            state.bytes -= Self.removeRecords(below: nextOffset, from: &state.records[partition]!)
         }
+    }
+
+    /// Removes the records below `offset` in one step; returns their size.
+    private static func removeRecords(below offset: Int64, from records: inout Deque<KafkaMessage>) -> Int {
+        var count = 0, freed = 0
+        for record in records {
+            guard record.offset < offset else { break }
+            count += 1
+            freed += size(of: record)
+        }
+        records.removeFirst(count)
+        return freed
     }
 
     func drop(_ partition: PartitionID) {

@@ -27,6 +27,8 @@ final class SyncEngine: Sendable {
     let metrics: ServiceMetrics
     let logger: Logger
     let payloads = PayloadStore()
+    /// Whether records are kept for dead letters: only a dead-letter topic reads them back.
+    var keepsPayloads: Bool { deadLetters.writesRecords }
     let rules: Mutex<RuleSet>
     /// Bumped after each rules swap, so the consumer thread's per-batch copy is refreshed at once.
     let rulesVersion = Atomic<Int>(0)
@@ -103,7 +105,10 @@ final class SyncEngine: Sendable {
         for action in actions {
             switch action {
             case .trigger, .pollStatus: calls.append(action)
-            case .commit(let offsets): commits.withLock { $0.merge(offsets) { max($0, $1) } }
+            case .commit(let offsets):
+                // Covered events are never dead-lettered, so their records go now, not when Kafka confirms the commit.
+                for (partition, next) in offsets { payloads.committed(partition, nextOffset: next) }
+                commits.withLock { $0.merge(offsets) { max($0, $1) } }
             case .deadLetter(let order): requests.start { await self.writeDeadLetters(order) }
             case .pauseTarget(let target, let status):
                 pausedTargets.withLock { $0[target] = status }

@@ -120,6 +120,32 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         }
     }
 
+    /// A first job, with no duration learned: with status budget to spare it is polled at the
+    /// fast interval, so one shorter than the 5 s guess is seen ending promptly; with a budget
+    /// too small for fast polling, after the guess.
+    @Test(arguments: [100, 10])
+    func aFirstJobIsPolledSoonOnlyWhenTheStatusBudgetAffordsIt(statusLimit: Int) {
+        let settings = CoordinatorSettings(
+            targets: [
+                target: TargetLimits(
+                    triggers: RateLimit(count: 20, window: .seconds(60)), statuses: RateLimit(count: statusLimit, window: .seconds(60)))
+            ]
+        )
+        var c = Coordinator(settings: settings)
+        _ = c.consume(0, [keyA], at: 0)
+        _ = c.tick(at: at(10))
+        _ = c.triggerCompleted(keyA, result: .accepted, at: at(10.1))
+        _ = c.consume(1, [keyA], at: 10.2)
+        let firstPoll = c.nextDeadline!
+        if statusLimit == 100 {
+            #expect(firstPoll == at(10) + settings.fastPollInterval)
+            #expect(c.tick(at: firstPoll).contains(.pollStatus(keyA)))
+        } else {
+            #expect(firstPoll == at(10) + settings.firstPollGuess)
+            #expect(c.tick(at: at(14.9)).isEmpty)
+        }
+    }
+
     /// A batch is the same as its events one by one: the same pending work, the same commits
     /// (gathered into one action), the same trigger later.
     @Test func aBatchOfEventsActsLikeTheEventsOneByOne() {
@@ -353,5 +379,40 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         #expect(committed == 3000)
         #expect(ledger.runCount == 0)
         #expect(ledger.outstandingEvents == 0)
+    }
+
+    /// Partitions interleaved, as a consumer sees them: each keeps its own prefix, and a dropped
+    /// partition (revoked, then assigned again) starts afresh without disturbing the others.
+    @Test(arguments: [5, 6]) func interleavedPartitionsAndADropKeepEachPrefix(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var ledger = OffsetLedger()
+        let partitions = (0..<3).map { PartitionID(topic: "t\($0 % 2)", partition: Int32($0)) }
+        var left: [[Int]] = Array(repeating: [], count: partitions.count)
+        var work: [(Int, Int64)] = []
+        for step in 0..<3000 {
+            let which = Int.random(in: 0..<partitions.count, using: &random)
+            let offset = Int64(left[which].count)
+            let outstanding = Int.random(in: 0...2, using: &random)
+            left[which].append(outstanding)
+            work += Array(repeating: (which, offset), count: outstanding)
+            ledger.record(EventRef(partition: partitions[which], offset: offset), outstanding: outstanding)
+            if step == 1500 {
+                ledger.drop(partitions[2])
+                left[2] = left[2].map { _ in 0 }
+                work.removeAll { $0.0 == 2 }
+            }
+        }
+        work.shuffle(using: &random)
+        var committed: [PartitionID: Int64] = [:]
+        for (which, offset) in work {
+            ledger.resolve(EventRef(partition: partitions[which], offset: offset))
+            left[which][Int(offset)] -= 1
+            committed.merge(ledger.takeCommittable()) { $1 }
+        }
+        // Partition 2's records before the drop are forgotten; those after it still commit to its end.
+        for which in 0..<3 { #expect(committed[partitions[which]] == Int64(left[which].count)) }
+        #expect(ledger.outstandingEvents == 0)
+        #expect(ledger.outstandingByPartition.isEmpty)
+        #expect(ledger.runCount == 0)
     }
 }

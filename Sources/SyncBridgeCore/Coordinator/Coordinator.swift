@@ -96,11 +96,36 @@ public struct Coordinator: Sendable {
 
         var firstPendingAt: Moment? { pending.first?.consumedAt }
 
-        mutating func add(_ event: PendingEvent, policy: CoalescePolicy, lastAt: Moment) {
+        /// Adds a pending event; true when it is the first and nothing is in flight (then the
+        /// integration has just become active).
+        mutating func add(_ event: PendingEvent, policy: CoalescePolicy, lastAt: Moment) -> Bool {
+            let wasIdle = pending.isEmpty && inFlight == nil
             self.policy = pending.isEmpty ? policy : self.policy.tightened(by: policy)
             pending.append(event)
             lastEventAt = max(lastEventAt, lastAt)
             activity.timeline.add(.events, at: lastAt)
+            return wasIdle
+        }
+
+        /// When this integration wants its next trigger or poll; nil while a call is in flight,
+        /// nothing waits or it is disabled. `forwardEvery` is its target's, if that forwards.
+        func dueTime(forwardEvery: Duration?, shuttingDown: Bool, now: Moment) -> Moment? {
+            guard inFlight == nil, let oldest = firstPendingAt, disabledStatus == nil else { return nil }
+            var due: Moment
+            switch job {
+            case .running(_, let nextPollAt):
+                due = nextPollAt
+            case .unknown:
+                due = now
+            case .idle:
+                if let forwardEvery {
+                    due = shuttingDown ? now : oldest + forwardEvery
+                } else {
+                    due = shuttingDown ? now : min(lastEventAt + policy.quiet, oldest + policy.maxDelay)
+                }
+            }
+            if let retryAt { due = max(due, retryAt) }
+            return due
         }
     }
 
@@ -123,6 +148,7 @@ public struct Coordinator: Sendable {
     }
 
     public let settings: CoordinatorSettings
+    private let anyTargetForwards: Bool
     var integrations: [IntegrationKey: Integration] = [:]
     /// Integrations with pending events or a request in flight: the only ones `schedule` visits.
     private var active: Set<IntegrationKey> = []
@@ -137,6 +163,7 @@ public struct Coordinator: Sendable {
 
     public init(settings: CoordinatorSettings, seed: UInt64 = 0x5EED) {
         self.settings = settings
+        self.anyTargetForwards = settings.targets.values.contains { $0.forwardEvery != nil }
         self.random = SplitMix64(seed: seed)
         self.targets = Dictionary(
             uniqueKeysWithValues: settings.targets.map { name, limits in
@@ -189,18 +216,42 @@ public struct Coordinator: Sendable {
         if let deadLetterReason {
             actions.append(.deadLetter(orderDeadLetter([event], reason: deadLetterReason, integration: nil, status: nil)))
         }
-        for (key, policy) in demands.sorted(by: { $0.key < $1.key }) {
-            if let status = integrations[key]?.disabledStatus {
-                actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
-                continue
+        if demands.count == 1 {
+            for (key, policy) in demands { addPending(event, to: key, policy: policy, span: span, at: now, into: &actions) }
+        } else {
+            for (key, policy) in demands.sorted(by: { $0.key < $1.key }) {
+                addPending(event, to: key, policy: policy, span: span, at: now, into: &actions)
             }
-            if integrations[key] == nil { integrations[key] = newIntegration(key, policy: policy) }
-            // In place: a copied-out state would copy its whole `pending` array on every event.
-            let first = min(span?.lowerBound ?? now, now)
-            integrations[key]!.add(PendingEvent(ref: event, consumedAt: first), policy: policy, lastAt: min(span?.upperBound ?? now, now))
-            active.insert(key)
-            if let due = dueTime(key, integrations[key]!, now: now) { nextDeadline = min(nextDeadline ?? due, due) }
         }
+    }
+
+    /// One hash of `key` per event: the state is found by index and changed in place (a
+    /// copied-out state would copy its whole `pending` array, and each look-up hashes the ID again).
+    private mutating func addPending(
+        _ event: EventRef, to key: IntegrationKey, policy: CoalescePolicy, span: ClosedRange<Moment>?, at now: Moment,
+        into actions: inout [CoordinatorAction]
+    ) {
+        let index: [IntegrationKey: Integration].Index
+        if let found = integrations.index(forKey: key) {
+            if let status = integrations.values[found].disabledStatus {
+                actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
+                return
+            }
+            index = found
+        } else {
+            integrations[key] = newIntegration(key, policy: policy)
+            index = integrations.index(forKey: key)!
+        }
+        let pending = PendingEvent(ref: event, consumedAt: min(span?.lowerBound ?? now, now))
+        if integrations.values[index].add(pending, policy: policy, lastAt: min(span?.upperBound ?? now, now)) { active.insert(key) }
+        let forwardEvery = forwardEvery(key.target)
+        let due = Self.dueTime(of: &integrations.values[index], forwardEvery: forwardEvery, shuttingDown: shuttingDown, now: now)
+        if let due { nextDeadline = min(nextDeadline ?? due, due) }
+    }
+
+    /// Reads the due time through `inout`, so the state is not copied out to be read.
+    private static func dueTime(of state: inout Integration, forwardEvery: Duration?, shuttingDown: Bool, now: Moment) -> Moment? {
+        state.dueTime(forwardEvery: forwardEvery, shuttingDown: shuttingDown, now: now)
     }
 
     public mutating func eventConsumed(
@@ -234,7 +285,8 @@ public struct Coordinator: Sendable {
             for event in batch { ledger.resolve(event.ref) }
             actions.append(.covered(key, latencies: batch.map { now - $0.consumedAt }))
             state.job =
-                settings.targets[key.target]?.forwardEvery != nil ? .idle : .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state))
+                settings.targets[key.target]?.forwardEvery != nil
+                ? .idle : .running(since: sentAt, nextPollAt: sentAt + firstPollDelay(state, target: key.target, now: now))
             state.failures = 0
             state.retryAt = nil
             if target.pause != nil {
@@ -474,22 +526,13 @@ public struct Coordinator: Sendable {
 
     /// When an integration with pending events next wants attention, ignoring budgets.
     func dueTime(_ key: IntegrationKey, _ state: Integration, now: Moment) -> Moment? {
-        guard state.inFlight == nil, let oldest = state.firstPendingAt, state.disabledStatus == nil else { return nil }
-        var due: Moment
-        switch state.job {
-        case .running(_, let nextPollAt):
-            due = nextPollAt
-        case .unknown:
-            due = now
-        case .idle:
-            if let flush = settings.targets[key.target]?.forwardEvery {
-                due = shuttingDown ? now : oldest + flush
-            } else {
-                due = shuttingDown ? now : min(state.lastEventAt + state.policy.quiet, oldest + state.policy.maxDelay)
-            }
-        }
-        if let retryAt = state.retryAt { due = max(due, retryAt) }
-        return due
+        state.dueTime(forwardEvery: forwardEvery(key.target), shuttingDown: shuttingDown, now: now)
+    }
+
+    /// The flush interval of a forwarding target; looked up only when some target forwards,
+    /// since the per-event path asks for it.
+    private func forwardEvery(_ target: String) -> Duration? {
+        anyTargetForwards ? settings.targets[target]?.forwardEvery : nil
     }
 
     private func newIntegration(_ key: IntegrationKey, policy: CoalescePolicy) -> Integration {
@@ -506,6 +549,14 @@ public struct Coordinator: Sendable {
 
     private func firstPollDelay(_ state: Integration) -> Duration {
         state.recentDurations.min() ?? settings.firstPollGuess
+    }
+
+    /// As `firstPollDelay`, but with nothing learned yet the first poll comes at the fast
+    /// interval while the status budget affords fast polling (see `pollFloor`): a first job
+    /// shorter than the guess is then seen ending promptly, with tokens that would go unused.
+    private func firstPollDelay(_ state: Integration, target: String, now: Moment) -> Duration {
+        guard state.recentDurations.isEmpty, pollFloor(target: target, now: now) == settings.fastPollInterval else { return firstPollDelay(state) }
+        return min(settings.firstPollGuess, settings.fastPollInterval)
     }
 
     /// The wait before polling a running job again. Waiting events are released only when a

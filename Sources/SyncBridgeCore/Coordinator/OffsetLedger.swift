@@ -53,81 +53,114 @@ public struct OffsetLedger: Sendable {
         var outstanding: Int32
     }
 
+    /// One partition's runs, and what it reports.
     struct Runs: Sendable {
+        var partition: PartitionID
         var entries: Deque<Entry> = []
         /// Resolved entries that follow another resolved entry: what `compact` would merge.
         var unmerged = 0
+        /// Offsets with work left.
+        var outstanding = 0
+        /// The next offset to commit, once known.
+        var committed: Int64?
+        /// `committed` moved since the last `takeCommittable`.
+        var advanced = false
     }
 
-    private var partitions: [PartitionID: Runs] = [:]
-    /// The next offset to commit per partition, once advanced beyond what was last reported.
-    private var committed: [PartitionID: Int64] = [:]
-    private var advanced: Set<PartitionID> = []
+    /// Partitions by slot, so the per-event path indexes an array instead of hashing a topic
+    /// name; a dropped partition's slot is reused.
+    private var slots: [Runs] = []
+    private var slotOf: [PartitionID: Int] = [:]
+    private var freeSlots: [Int] = []
+    /// The partition used last: records come in runs per partition, and comparing one partition
+    /// beats hashing it (hashing took 9 % of the service at 100 % matching).
+    private var recent: (partition: PartitionID, slot: Int)?
+    private var advancedSlots: [Int] = []
     public private(set) var outstandingEvents = 0
-    /// Outstanding events per partition, for backpressure (pause the busiest partitions).
-    public private(set) var outstandingByPartition: [PartitionID: Int] = [:]
 
     public init() {}
 
+    /// Outstanding events per partition, for backpressure (pause the busiest partitions).
+    public var outstandingByPartition: [PartitionID: Int] {
+        Dictionary(
+            uniqueKeysWithValues: slotOf.compactMap { partition, slot in slots[slot].outstanding > 0 ? (partition, slots[slot].outstanding) : nil })
+    }
+
     /// Records a consumed event that waits on `outstanding` pieces of work (0: resolved at once).
     public mutating func record(_ event: EventRef, outstanding: Int) {
-        // Mutated in place through the subscript: a local copy would make the deque
-        // non-unique and copy every run on each event (quadratic with many pending events).
-        Self.append(event.offset, outstanding: outstanding, to: &partitions[event.partition, default: Runs()])
-        if outstanding > 0 {
-            outstandingEvents += 1
-            outstandingByPartition[event.partition, default: 0] += 1
-        }
-        collapse(event.partition)
+        let slot = slot(of: event.partition, creating: true)!
+        // In place through the array subscript: a copied-out deque would be copied whole.
+        Self.append(event.offset, outstanding: outstanding, to: &slots[slot])
+        if outstanding > 0 { outstandingEvents += 1 }
+        collapse(slot)
     }
 
     /// One piece of work for `event` is done; ignores events of partitions no longer owned.
     public mutating func resolve(_ event: EventRef) {
-        guard partitions[event.partition] != nil else { return }
-        let resolved = Self.resolve(event.offset, in: &partitions[event.partition]!)
-        if resolved {
-            outstandingEvents -= 1
-            outstandingByPartition[event.partition]! -= 1
-            if outstandingByPartition[event.partition] == 0 { outstandingByPartition[event.partition] = nil }
-        }
-        collapse(event.partition)
+        guard let slot = slot(of: event.partition, creating: false) else { return }
+        if Self.resolve(event.offset, in: &slots[slot]) { outstandingEvents -= 1 }
+        collapse(slot)
     }
 
     /// Partitions whose committable offset moved since the last call, with the offset to commit
     /// (Kafka's convention: the next offset to consume).
     public mutating func takeCommittable() -> [PartitionID: Int64] {
-        defer { advanced.removeAll() }
-        return Dictionary(uniqueKeysWithValues: advanced.compactMap { id in committed[id].map { (id, $0) } })
+        var offsets: [PartitionID: Int64] = [:]
+        for slot in advancedSlots where slots[slot].advanced {
+            slots[slot].advanced = false
+            if let next = slots[slot].committed { offsets[slots[slot].partition] = next }
+        }
+        advancedSlots.removeAll(keepingCapacity: true)
+        return offsets
     }
 
     /// Forgets a revoked partition.
     public mutating func drop(_ partition: PartitionID) {
-        if let runs = partitions.removeValue(forKey: partition) {
-            outstandingEvents -= runs.entries.filter { $0.outstanding > 0 }.count
-        }
-        outstandingByPartition[partition] = nil
-        committed[partition] = nil
-        advanced.remove(partition)
+        guard let slot = slotOf.removeValue(forKey: partition) else { return }
+        outstandingEvents -= slots[slot].outstanding
+        slots[slot] = Runs(partition: partition)
+        freeSlots.append(slot)
+        if recent?.slot == slot { recent = nil }
     }
 
     /// Runs as if every resolved neighbour were merged.
-    public var runCount: Int { partitions.values.reduce(0) { $0 + $1.entries.count - $1.unmerged } }
+    public var runCount: Int { slotOf.values.reduce(0) { $0 + slots[$1].entries.count - slots[$1].unmerged } }
+
+    private mutating func slot(of partition: PartitionID, creating: Bool) -> Int? {
+        if let recent, recent.partition == partition { return recent.slot }
+        var slot = slotOf[partition]
+        if slot == nil, creating {
+            let runs = Runs(partition: partition)
+            if let free = freeSlots.popLast() {
+                slots[free] = runs
+                slot = free
+            } else {
+                slots.append(runs)
+                slot = slots.count - 1
+            }
+            slotOf[partition] = slot
+        }
+        if let slot { recent = (partition, slot) }
+        return slot
+    }
 
     /// Drops resolved runs at the front: everything in them is committable.
-    private mutating func collapse(_ partition: PartitionID) {
-        guard let first = partitions[partition]?.entries.first, first.outstanding == 0 else { return }
+    private mutating func collapse(_ slot: Int) {
+        guard let first = slots[slot].entries.first, first.outstanding == 0 else { return }
         var next = first.lastOffset + 1
-        // In place: a copied-out deque would be copied whole on this mutation.
-        partitions[partition]!.entries.removeFirst()
-        while let following = partitions[partition]!.entries.first, following.outstanding == 0 {
+        slots[slot].entries.removeFirst()
+        while let following = slots[slot].entries.first, following.outstanding == 0 {
             next = following.lastOffset + 1
-            partitions[partition]!.entries.removeFirst()
-            partitions[partition]!.unmerged -= 1
+            slots[slot].entries.removeFirst()
+            slots[slot].unmerged -= 1
         }
         // Leaves an empty deque when it was the only run; the committed offset remembers progress.
-        if committed[partition] != next {
-            committed[partition] = next
-            advanced.insert(partition)
+        if slots[slot].committed != next {
+            slots[slot].committed = next
+            if !slots[slot].advanced {
+                slots[slot].advanced = true
+                advancedSlots.append(slot)
+            }
         }
     }
 
@@ -136,6 +169,7 @@ public struct OffsetLedger: Sendable {
             runs.entries[runs.entries.count - 1].lastOffset = offset
         } else {
             runs.entries.append(Entry(firstOffset: offset, lastOffset: offset, outstanding: Int32(outstanding)))
+            if outstanding > 0 { runs.outstanding += 1 }
         }
     }
 
@@ -146,6 +180,7 @@ public struct OffsetLedger: Sendable {
         else { return false }
         runs.entries[index].outstanding -= 1
         guard runs.entries[index].outstanding == 0 else { return false }
+        runs.outstanding -= 1
         // It joins a resolved neighbour on either side, or bridges two into one.
         let before = index > 0 && runs.entries[index - 1].outstanding == 0
         let after = index + 1 < runs.entries.count && runs.entries[index + 1].outstanding == 0
@@ -174,6 +209,7 @@ public struct OffsetLedger: Sendable {
                 merged.append(entry)
             }
         }
-        runs = Runs(entries: merged, unmerged: 0)
+        runs.entries = merged
+        runs.unmerged = 0
     }
 }
