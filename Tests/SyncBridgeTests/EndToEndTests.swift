@@ -106,6 +106,24 @@ import SyncBridgeCore
         await stack.shutdown()
     }
 
+    /// Matched records are kept for dead letters only when a dead-letter topic can receive them,
+    /// and only until a sync covers them.
+    @Test(arguments: [true, false]) func recordsAreKeptForDeadLettersOnlyWithATopicAndUntilCovered(withTopic: Bool) async throws {
+        let stack = try await Stack(simulator: simulatorConfig())
+        var text = stack.configText(quiet: "2s", maxDelay: "5s")
+        if !withTopic { text = text.split(separator: "\n").filter { !$0.contains("dead_letter_topic") }.joined(separator: "\n") }
+        try stack.startService(configText: text)
+        try await stack.produce((0..<3).map { _ in (topic, event(table: "ORDERS")) })
+        // The coordinator holds them once their batch, records kept first, reached it; the 2 s quiet period keeps them uncovered.
+        #expect(await stack.waitUntil { stack.service.engine.coordinator.withLock { $0.uncommittedEvents } == 3 })
+        let kept = stack.service.engine.payloads.storedBytes
+        #expect(stack.recorder.committedTotal == 0)
+        if withTopic { #expect(kept > 0, "waiting records are kept for dead letters") } else { #expect(kept == 0, "nothing would read them") }
+        #expect(await stack.waitUntil { stack.recorder.committedTotal == 3 })
+        #expect(stack.service.engine.payloads.storedBytes == 0, "covered records are dropped")
+        await stack.shutdown()
+    }
+
     @Test func G5_wrongAPIKeyPausesTheTargetAndCommitsNothing() async throws {
         let stack = try await Stack(simulator: simulatorConfig())
         try stack.startService(environment: ["E2E_KEY": "not-the-key"])
