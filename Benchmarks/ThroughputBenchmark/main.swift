@@ -422,4 +422,6 @@ for line in spreads { print("  " + line) }
 print("")
 for line in verdicts { print(line) }
 try? FileManager.default.removeItem(at: scratch)
-if verdicts.contains(where: { $0.hasSuffix("MISSED") }) { exit(1) }
+// `exit` skips the top-level defers, so the simulator is stopped here.
+simulator.stop()
+if verdicts.contains(where: { $0.contains(": MISSED") }) { exit(1) }
