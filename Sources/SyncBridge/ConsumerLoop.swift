@@ -230,7 +230,7 @@ final class ConsumerLoop: Sendable {
     /// Stage two: a request record stands for the events stage one coalesced, with their times.
     private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec, into batch: inout Batch) {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
-        // Kept either way: a refused record and a request a 400/404 disables are both dead-lettered.
+        // Kept (with a dead-letter topic) either way: a refused record and a request a 400/404 disables are both dead-lettered.
         if keepsPayloads { batch.kept.append(message) }
         guard let request = codec.decode(message.value) else {
             engine.metrics.invalid(.invalidRequest)

@@ -23,8 +23,6 @@ final class PayloadStore: Sendable {
 
     init(byteLimit: Int = PayloadStore.defaultByteLimit) { self.byteLimit = byteLimit }
 
-    func keep(_ message: KafkaMessage, at partition: PartitionID) { keep([message]) }
-
     /// Keeps a batch of records, in their order, under one lock.
     func keep(_ messages: [KafkaMessage]) {
         guard !messages.isEmpty else { return }

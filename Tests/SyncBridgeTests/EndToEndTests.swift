@@ -113,6 +113,7 @@ import SyncBridgeCore
         var text = stack.configText(quiet: "2s", maxDelay: "5s")
         if !withTopic { text = text.split(separator: "\n").filter { !$0.contains("dead_letter_topic") }.joined(separator: "\n") }
         try stack.startService(configText: text)
+        #expect(await stack.waitUntilAssigned())
         try await stack.produce((0..<3).map { _ in (topic, event(table: "ORDERS")) })
         // The coordinator holds them once their batch, records kept first, reached it; the 2 s quiet period keeps them uncovered.
         #expect(await stack.waitUntil { stack.service.engine.coordinator.withLock { $0.uncommittedEvents } == 3 })

@@ -30,6 +30,8 @@ import Testing
         let stack = try await Stack(simulator: simulatorConfig())
         let log = Lines()
         try stack.startService(config: ConfigLoader.load(text: stack.configText(), file: "e2e.yaml"), logger: log.logger)
+        // A first group join can be slow while other suites run; the 404 is awaited after it.
+        #expect(await stack.waitUntilAssigned())
         try await stack.produce([
             ("cdi.requests", #"{"integration_id": "\#(missingIntegration)"}"#),
             ("cdi.requests", #"{"integration_id": "not-a-uuid"}"#),

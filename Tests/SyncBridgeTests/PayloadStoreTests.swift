@@ -8,13 +8,28 @@ import SyncBridgeCore
 @Suite struct PayloadStoreTests {
     let partition = PartitionID(topic: "t", partition: 0)
 
-    func record(_ offset: Int64, bytes: Int = 10) -> KafkaMessage {
-        KafkaMessage(topic: "t", partition: 0, offset: offset, key: nil, value: Array(repeating: 1, count: bytes), headers: [], timestamp: nil)
+    func record(_ offset: Int64, bytes: Int = 10, partition: Int32 = 0) -> KafkaMessage {
+        KafkaMessage(
+            topic: "t", partition: partition, offset: offset, key: nil, value: Array(repeating: 1, count: bytes), headers: [], timestamp: nil)
+    }
+
+    /// A batch mixes partitions in runs, as librdkafka hands them out: each record lands in its own partition.
+    @Test func aBatchOfSeveralPartitionsKeepsEachRecordInItsOwn() {
+        let store = PayloadStore()
+        let batch = [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2)].map { record(Int64($1), partition: Int32($0)) }
+        store.keep(batch)
+        for message in batch {
+            let found = store.message(for: EventRef(topic: "t", partition: message.partition, offset: message.offset))
+            #expect(found?.partition == message.partition && found?.offset == message.offset, "\(message.partition)@\(message.offset)")
+        }
+        store.committed(PartitionID(topic: "t", partition: 1), nextOffset: 3)
+        #expect(store.message(for: EventRef(topic: "t", partition: 1, offset: 2)) == nil)
+        #expect(store.message(for: EventRef(topic: "t", partition: 0, offset: 2)) != nil)
     }
 
     @Test func findsEveryKeptOffsetAndNothingElse() {
         let store = PayloadStore()
-        for offset in stride(from: Int64(0), to: 2000, by: 3) { store.keep(record(offset), at: partition) }
+        for offset in stride(from: Int64(0), to: 2000, by: 3) { store.keep([record(offset)]) }
         for offset in Int64(0)..<2000 {
             let found = store.message(for: EventRef(partition: partition, offset: offset))
             #expect((found?.offset == offset) == (offset % 3 == 0), "offset \(offset)")
@@ -24,7 +39,7 @@ import SyncBridgeCore
 
     @Test func commitsDropRecordsAndTheirBytes() {
         let store = PayloadStore()
-        for offset in Int64(0)..<10 { store.keep(record(offset, bytes: 100), at: partition) }
+        for offset in Int64(0)..<10 { store.keep([record(offset, bytes: 100)]) }
         let full = store.storedBytes
         store.committed(partition, nextOffset: 5)
         #expect(store.storedBytes == full / 2)
@@ -36,7 +51,7 @@ import SyncBridgeCore
 
     @Test func pastTheByteLimitValuesAreDroppedAndMarked() {
         let store = PayloadStore(byteLimit: 1000)
-        for offset in Int64(0)..<10 { store.keep(record(offset, bytes: 300), at: partition) }
+        for offset in Int64(0)..<10 { store.keep([record(offset, bytes: 300)]) }
         let kept = (0..<10).compactMap { store.message(for: EventRef(partition: partition, offset: Int64($0))) }
         #expect(kept.count == 10, "every record is still found, for its key and headers")
         #expect(kept.filter { $0.value != nil }.count == 2)
