@@ -54,6 +54,11 @@ public final class EmbeddedKafkaCluster: @unchecked Sendable {
         rd_kafka_mock_push_request_errors_array(cluster, apiKey, codes.count, codes)
     }
 
+    /// Forgets the errors still queued for requests with Kafka protocol `apiKey`.
+    public func clearRequestErrors(apiKey: Int16) {
+        rd_kafka_mock_clear_request_errors(cluster, apiKey)
+    }
+
     /// Stops the brokers. Close clients first, or they will log connection errors. Idempotent.
     public func shutdown() {
         isShutDown.withLock { isShutDown in

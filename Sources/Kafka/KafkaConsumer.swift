@@ -287,7 +287,21 @@ public final class KafkaConsumer: Sendable {
             if let queue = client.queue { rd_kafka_queue_destroy(queue) }
             client.queue = nil
             rd_kafka_consumer_close(handle)
-            rd_kafka_destroy(handle)
+            // librdkafka before 2.3 aborts when destroying a cooperative-sticky member that had its
+            // JoinGroup answer but no assignment yet (librdkafka#4312): the assignor state it asserts
+            // on is created only with the first assignment. Such a member has left the group by now
+            // and holds nothing, so its handle is left to the process instead (one per consumer).
+            if client.events.assignmentReceived { rd_kafka_destroy(handle) }
+        }
+    }
+
+    /// The member ID the group coordinator gave this consumer; nil before it first joined or after `close`.
+    public var memberID: String? {
+        client.withLock { client in
+            guard let handle = client.handle, let id = rd_kafka_memberid(handle) else { return nil }
+            defer { rd_kafka_mem_free(handle, id) }
+            let text = String(cString: id)
+            return text.isEmpty ? nil : text
         }
     }
 
@@ -320,6 +334,8 @@ final class PendingEvents {
     /// Offsets to store while revoked partitions are still owned; see `storeBeforeRevoke`.
     var offsetsBeforeRevoke: (([TopicPartition]) -> [TopicPartition: Int64])?
     var closing = false
+    /// Whether librdkafka delivered an assignment (even an empty one); see `close`.
+    var assignmentReceived = false
     /// Revoked partitions' offsets whose commit inside the revocation was refused, committed
     /// again from `poll` once the group settles (see `retryHandover`), until `handoverUntil`.
     var handover: [TopicPartition: Int64] = [:]
@@ -365,6 +381,7 @@ private func rebalanceCallback(
     var failure: KafkaError?
     switch reason {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        events.assignmentReceived = true
         if cooperative {
             failure = rd_kafka_incremental_assign(handle, list).map { KafkaError("kafka: cannot apply assignment", taking: $0) }
         } else {

@@ -178,6 +178,32 @@ struct KafkaTests {
         }
     }
 
+    /// librdkafka 2.0 aborted when a cooperative-sticky member was destroyed after its JoinGroup
+    /// answer but before its first assignment (librdkafka#4312); SyncGroup answered
+    /// REBALANCE_IN_PROGRESS holds a member in that window for as long as the errors last.
+    @Test func closingBeforeTheFirstAssignmentLeavesTheGroupWithoutAborting() throws {
+        let cluster = try EmbeddedKafkaCluster()
+        defer { cluster.shutdown() }
+        try cluster.createTopic("joining", partitions: 2)
+        let syncGroup: Int16 = 14
+        let rebalanceInProgress: Int32 = 27
+        cluster.pushRequestErrors(apiKey: syncGroup, errors: Array(repeating: rebalanceInProgress, count: 1000))
+
+        let early = try makeConsumer(cluster, group: "g-early", topics: ["joining"])
+        let earlySeen = Observed()
+        #expect(pollUntil([(early, earlySeen)]) { early.memberID != nil })
+        drain(early, into: earlySeen, seconds: 1)
+        #expect(earlySeen.assignedEvents.isEmpty)
+        early.close()
+        #expect(early.memberID == nil)
+
+        cluster.clearRequestErrors(apiKey: syncGroup)
+        let next = try makeConsumer(cluster, group: "g-early", topics: ["joining"])
+        defer { next.close() }
+        let nextSeen = Observed()
+        #expect(pollUntil([(next, nextSeen)]) { nextSeen.assignment.count == 2 })
+    }
+
     @Test func pausedPartitionsDeliverNothingUntilResumed() async throws {
         let cluster = try EmbeddedKafkaCluster()
         defer { cluster.shutdown() }
