@@ -37,6 +37,9 @@ import SyncBridgeCore
             .replacingOccurrences(
                 of: "sync: [\"\(integrationItems)\"] }", with: "sync: [\"\(integrationItems)\"], coalesce: { quiet: 6s, max_delay: 6s } }")
         try stack.startService(configText: config)
+        // A rejoin during the first join can wait out the whole 45 s session (failed in CI with
+        // the first burst's commit bounded at 30 s).
+        #expect(await stack.waitUntilAssigned(seconds: 60))
         try await stack.produce((0..<10).map { _ in (topic, event(table: "ORDERS")) })
         #expect(await stack.waitUntil { stack.recorder.committedTotal == 10 }, "the first burst is covered and committed")
 

@@ -144,9 +144,10 @@ final class Stack: @unchecked Sendable {
 
     /// Waits until the service owns its partitions. The embedded group's first join waits 3 s, and
     /// a rejoin meanwhile (the consumer's first metadata refresh) up to the session timeout more;
-    /// a test that times its events must not start them before that.
-    func waitUntilAssigned() async -> Bool {
-        await waitUntil(seconds: 40) { service.notReadyReason == nil }
+    /// a test that times its events must not start them before that. A longer session needs a
+    /// longer wait.
+    func waitUntilAssigned(seconds: Double = 40) async -> Bool {
+        await waitUntil(seconds: seconds) { service.notReadyReason == nil }
     }
 
     /// Waits for `condition`, bounded so a broken pipeline fails instead of hanging.
