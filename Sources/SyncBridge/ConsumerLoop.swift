@@ -145,15 +145,14 @@ final class ConsumerLoop: Sendable {
     /// Records consumed since the last hand-over to the coordinator, and their counts for the
     /// metrics, which are added once per batch rather than looked up per record.
     private struct Batch {
-        enum Item {
-            case event(ConsumedEvent)
-            case request(EventRef, RequestRecord)
-        }
         /// The rules as of `rulesVersion`; refreshed when a reload bumps it, so every record
         /// consumed after a reload returns is matched by the new rules.
         var rules: RuleSet
         var rulesVersion = 0
-        var items: [Item] = []
+        var events: [ConsumedEvent] = []
+        /// Stage two: the request records among `events`, whose spans are set from their
+        /// consumed times on the coordinator's clock when the batch is handed over.
+        var requests: [(position: Int, record: RequestRecord)] = []
         /// Records to keep for dead letters, stored before the coordinator sees the batch.
         var kept: [KafkaMessage] = []
         /// Per topic, in runs: records come in runs per topic, so this beats hashing each record's topic.
@@ -165,20 +164,17 @@ final class ConsumerLoop: Sendable {
     private func flush(_ batch: inout Batch) {
         engine.payloads.keep(batch.kept)
         batch.kept.removeAll(keepingCapacity: true)
-        if !batch.items.isEmpty {
-            let items = batch.items
-            batch.items.removeAll(keepingCapacity: true)
+        if !batch.events.isEmpty {
+            // Handed over in place, so the batch's buffers are reused rather than copied.
             engine.input { coordinator, now in
-                let wall = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
-                return coordinator.eventsConsumed(
-                    items.map { item in
-                        switch item {
-                        case .event(let event): return event
-                        case .request(let ref, let request):
-                            return ConsumedEvent(ref, demands: [request.key: request.policy], span: request.span(on: wall))
-                        }
-                    }, at: now)
+                if !batch.requests.isEmpty {
+                    let wall = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
+                    for request in batch.requests { batch.events[request.position].span = request.record.span(on: wall) }
+                }
+                return coordinator.eventsConsumed(batch.events, at: now)
             }
+            batch.events.removeAll(keepingCapacity: true)
+            batch.requests.removeAll(keepingCapacity: true)
         }
         let metrics = engine.metrics
         for run in batch.consumed { metrics.consumed(topic: run.topic, count: run.count) }
@@ -220,8 +216,7 @@ final class ConsumerLoop: Sendable {
     private func process(_ message: KafkaMessage, into batch: inout Batch) {
         switch records {
         case .events(let skipping) where skipping.contains(message.topic):
-            batch.items.append(
-                .event(ConsumedEvent(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:])))
+            batch.events.append(ConsumedEvent(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:]))
         case .events: processEvent(message, into: &batch)
         case .requests(let codec): processRequest(message, codec, into: &batch)
         }
@@ -237,10 +232,11 @@ final class ConsumerLoop: Sendable {
             engine.logger.warning(
                 "not a SyncBridge request record for a configured target; dead-lettered",
                 metadata: message.logMetadata(["reason": "\(InvalidReason.invalidRequest.rawValue)"]))
-            batch.items.append(.event(ConsumedEvent(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue)))
+            batch.events.append(ConsumedEvent(ref, demands: [:], deadLetterReason: InvalidReason.invalidRequest.rawValue))
             return
         }
-        batch.items.append(.request(ref, request))
+        batch.requests.append((batch.events.count, request))
+        batch.events.append(ConsumedEvent(ref, demands: [request.key: request.policy]))
     }
 
     private func processEvent(_ message: KafkaMessage, into batch: inout Batch) {
@@ -272,7 +268,7 @@ final class ConsumerLoop: Sendable {
         let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
         if keepsPayloads, !match.demands.isEmpty || !match.problems.isEmpty { batch.kept.append(message) }
         engine.observer?.consumed(ref, integrations: Array(match.demands.keys), at: Date())
-        batch.items.append(.event(ConsumedEvent(ref, demands: match.demands, deadLetterReason: match.problems.first?.reason.rawValue)))
+        batch.events.append(ConsumedEvent(ref, demands: match.demands, deadLetterReason: match.problems.first?.reason.rawValue))
     }
 
     /// Over the bound, pauses the partitions holding the most uncommitted events until those

@@ -26,31 +26,45 @@ final class PayloadStore: Sendable {
     /// Keeps a batch of records, in their order, under one lock.
     func keep(_ messages: [KafkaMessage]) {
         guard !messages.isEmpty else { return }
+        let sizes = messages.reduce(0) { $0 + Self.size(of: $1) }
         state.withLock { state in
-            // Records of a batch come in runs per partition: one look-up per run, not per record.
-            var run: (partition: PartitionID, records: [KafkaMessage])?
-            func close() {
-                if let run { state.records[run.partition, default: []].append(contentsOf: run.records) }
-            }
-            for message in messages {
-                var kept = message
-                if state.bytes + Self.size(of: message) > byteLimit, message.value != nil {
-                    kept = KafkaMessage(
-                        topic: message.topic, partition: message.partition, offset: message.offset, key: message.key,
-                        value: nil, headers: message.headers + [KafkaHeader(name: Self.valueDroppedHeader, value: Array("true".utf8))],
-                        timestamp: message.timestamp
-                    )
+            // Past the byte limit, each record's size decides whether its value is kept.
+            let fits = state.bytes + sizes <= byteLimit
+            var bytes = state.bytes
+            // Records of a batch come in runs per partition: one look-up per run, not per record,
+            // and each run is appended straight from the batch.
+            var start = 0
+            while start < messages.count {
+                var end = start + 1
+                while end < messages.count, messages[end].partition == messages[start].partition, messages[end].topic == messages[start].topic {
+                    end += 1
                 }
-                state.bytes += Self.size(of: kept)
-                if run?.partition.partition == kept.partition, run?.partition.topic == kept.topic {
-                    run!.records.append(kept)
+                let partition = PartitionID(topic: messages[start].topic, partition: messages[start].partition)
+                if fits {
+                    state.records[partition, default: []].append(contentsOf: messages[start..<end])
                 } else {
-                    close()
-                    run = (PartitionID(topic: kept.topic, partition: kept.partition), [kept])
+                    let kept = messages[start..<end].map { message in
+                        let kept = keptWithinLimit(message, bytes: bytes)
+                        bytes += Self.size(of: kept)
+                        return kept
+                    }
+                    state.records[partition, default: []].append(contentsOf: kept)
                 }
+                start = end
             }
-            close()
+            state.bytes = fits ? state.bytes + sizes : bytes
         }
+    }
+
+    /// The record as kept once the store is near its byte limit: without its value if that
+    /// would pass the limit.
+    private func keptWithinLimit(_ message: KafkaMessage, bytes: Int) -> KafkaMessage {
+        guard bytes + Self.size(of: message) > byteLimit, message.value != nil else { return message }
+        return KafkaMessage(
+            topic: message.topic, partition: message.partition, offset: message.offset, key: message.key,
+            value: nil, headers: message.headers + [KafkaHeader(name: Self.valueDroppedHeader, value: Array("true".utf8))],
+            timestamp: message.timestamp
+        )
     }
 
     func message(for event: EventRef) -> KafkaMessage? {

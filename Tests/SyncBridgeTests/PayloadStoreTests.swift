@@ -49,9 +49,11 @@ import SyncBridgeCore
         #expect(store.storedBytes == 0)
     }
 
-    @Test func pastTheByteLimitValuesAreDroppedAndMarked() {
+    /// One record per batch, or all ten in one batch that crosses the limit part-way.
+    @Test(arguments: [false, true]) func pastTheByteLimitValuesAreDroppedAndMarked(inOneBatch: Bool) {
         let store = PayloadStore(byteLimit: 1000)
-        for offset in Int64(0)..<10 { store.keep([record(offset, bytes: 300)]) }
+        let records = (Int64(0)..<10).map { record($0, bytes: 300) }
+        if inOneBatch { store.keep(records) } else { for record in records { store.keep([record]) } }
         let kept = (0..<10).compactMap { store.message(for: EventRef(partition: partition, offset: Int64($0))) }
         #expect(kept.count == 10, "every record is still found, for its key and headers")
         #expect(kept.filter { $0.value != nil }.count == 2)

@@ -233,7 +233,7 @@ public struct Coordinator: Sendable {
     ) {
         let index: [IntegrationKey: Integration].Index
         if let found = integrations.index(forKey: key) {
-            if let status = integrations.values[found].disabledStatus {
+            if let status = Self.disabledStatus(of: &integrations.values[found]) {
                 actions.append(.deadLetter(orderDeadLetter([event], reason: Self.reason(forStatus: status), integration: key, status: status)))
                 return
             }
@@ -248,6 +248,10 @@ public struct Coordinator: Sendable {
         let due = Self.dueTime(of: &integrations.values[index], forwardEvery: forwardEvery, shuttingDown: shuttingDown, now: now)
         if let due { nextDeadline = min(nextDeadline ?? due, due) }
     }
+
+    /// Reads through `inout`, so the state is not copied out to be read (2 % of the consumer
+    /// thread at 100 % matching).
+    private static func disabledStatus(of state: inout Integration) -> Int? { state.disabledStatus }
 
     /// Reads the due time through `inout`, so the state is not copied out to be read.
     private static func dueTime(of state: inout Integration, forwardEvery: Duration?, shuttingDown: Bool, now: Moment) -> Moment? {

@@ -23,8 +23,13 @@ public final class RuleSet: Sendable {
     /// equality or any-of predicate can be hashed are found through a table keyed by that
     /// value instead of being tested one by one; the rest are always tested.
     final class TopicPlan: Sendable {
+        /// What the hot path reads of a rule, so it never copies the `Rule` (a dozen references).
         struct Candidate: Sendable {
             var rule: Int
+            var name: String
+            /// The integrations of a rule with a fixed `sync` list, made once instead of per event.
+            var fixedKeys: [IntegrationKey]?
+            var coalesce: CoalescePolicy
             var hasEnvelope: Bool
             var needsJSON: Bool
             var predicates: [SlotPredicate]
@@ -61,9 +66,14 @@ public final class RuleSet: Sendable {
             let candidates = indices.map { index in
                 let rule = rules[index]
                 var syncFrom: Int?
-                if case .fromEvent(let pointer, _) = rule.integrations { syncFrom = set.slot(of: pointer) }
+                var fixedKeys: [IntegrationKey]?
+                switch rule.integrations {
+                case .fromEvent(let pointer, _): syncFrom = set.slot(of: pointer)
+                case .fixed(let ids): fixedKeys = ids.map { IntegrationKey(target: rule.target, integrationID: $0) }
+                }
                 return Candidate(
-                    rule: index, hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
+                    rule: index, name: rule.name, fixedKeys: fixedKeys, coalesce: rule.coalesce,
+                    hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
                     predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
                     syncFromSlot: syncFrom
                 )
@@ -121,10 +131,18 @@ public final class RuleSet: Sendable {
         {
             document = extract(event.value, plan.pointers)
             if case .values(let values) = document {
+                var merged = false
                 for index in plan.indexes {
-                    if let value = values[index.slot], let hits = index.positions[value] { positions += hits }
+                    guard let value = values[index.slot], let hits = index.positions[value] else { continue }
+                    // Each list is ascending; taking the first one as it is allocates nothing.
+                    if positions.isEmpty {
+                        positions = hits
+                    } else {
+                        positions += hits
+                        merged = true
+                    }
                 }
-                if positions.count > plan.scanned.count { positions.sort() }
+                if merged { positions.sort() }
             }
         }
         for position in positions {
@@ -143,8 +161,12 @@ public final class RuleSet: Sendable {
                 guard holds else { continue }
                 found = candidate.syncFromSlot.flatMap { values[$0] }
             }
-            match.matchedRules.append(rules[rule].name)
-            resolveIntegrations(rules[rule], found: found, into: &match)
+            match.matchedRules.append(candidate.name)
+            if let keys = candidate.fixedKeys {
+                for key in keys { match.add(key, candidate.coalesce) }
+            } else {
+                resolveIntegrations(rules[rule], found: found, into: &match)
+            }
         }
         if case .invalid(let reason) = document { match.invalidValue = reason }
         return match
@@ -280,6 +302,11 @@ public struct RuleMatch: Sendable {
     public var invalidValue: InvalidReason?
 
     mutating func add(_ key: IntegrationKey, _ policy: CoalescePolicy) {
+        // Most events reach one integration: the first key is stored with one hash, not two.
+        guard !demands.isEmpty else {
+            demands = [key: policy]
+            return
+        }
         demands[key] = demands[key].map { $0.tightened(by: policy) } ?? policy
     }
 }
