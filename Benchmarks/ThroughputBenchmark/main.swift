@@ -1,6 +1,7 @@
 // End-to-end events per second: `syncbridge run` in direct mode and in partitioned mode with
-// 1, 2 and 3 processes, beside raw librdkafka loops (one record per poll, and batches of 1,000;
-// the targets are against the poll loop), all in one run against the same
+// 1, 2 and 3 processes, beside raw librdkafka loops (one record per poll with librdkafka's
+// defaults, the same with the service's queued.min.messages, and batches of 1,000; the targets
+// are against the first, the loop a new user writes), all in one run against the same
 // embedded broker and topic (one consumer group each, reading from the start). SyncBridge's
 // rate is events committed (consume, decode, rules, coordinator, ledger, Braze calls to the
 // simulator, commits); the raw loops' is events consumed. Consumed is the rate between the moments
@@ -284,14 +285,19 @@ func runSyncBridge(topic: String, mode: String, processes: Int, simulator: Strin
 /// A plain librdkafka consumer: subscribe, poll, count. No decoding, no commits. With `batch`,
 /// records come 1,000 at a time from `rd_kafka_consume_batch_queue` instead of one per
 /// `rd_kafka_consumer_poll`: the stronger baseline, since SyncBridge reads in batches too.
-func runRawLoop(topic: String, tag: String, run: Int, batch: Bool = false) -> Measurement {
+/// With `serviceQueue`, it sets `queued.min.messages` as the service does (1,000,000): with
+/// librdkafka's default the poll loop mostly stalls on the fetch cap that setting lifts.
+func runRawLoop(topic: String, tag: String, run: Int, batch: Bool = false, serviceQueue: Bool = false) -> Measurement {
     var error = [CChar](repeating: 0, count: 512)
     func reason() -> String { String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     let conf = rd_kafka_conf_new()
-    for (name, value) in [
-        "bootstrap.servers": cluster.bootstrapServers, "group.id": "bench-\(tag)-raw\(batch ? "-batch" : "")-\(run)", "auto.offset.reset": "earliest",
+    var properties = [
+        "bootstrap.servers": cluster.bootstrapServers,
+        "group.id": "bench-\(tag)-raw\(batch ? "-batch" : "")\(serviceQueue ? "-queue" : "")-\(run)", "auto.offset.reset": "earliest",
         "enable.auto.commit": "false", "fetch.wait.max.ms": "50",
-    ] {
+    ]
+    if serviceQueue { properties["queued.min.messages"] = "1000000" }
+    for (name, value) in properties {
         rd_kafka_conf_set(conf, name, value, &error, error.count)
     }
     guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &error, error.count) else { fatalError("raw consumer: \(reason())") }
@@ -330,9 +336,9 @@ func runRawLoop(topic: String, tag: String, run: Int, batch: Bool = false) -> Me
             rd_kafka_message_destroy(message)
         }
     }
-    return Measurement(
-        label: batch ? "raw librdkafka batch loop" : "raw librdkafka poll loop", processes: 1, consumedPerSecond: rate.eventsPerSecond,
-        committedPerSecond: nil)
+    let label =
+        batch ? "raw librdkafka batch loop" : serviceQueue ? "raw librdkafka poll loop, SyncBridge's queued.min.messages" : "raw librdkafka poll loop"
+    return Measurement(label: label, processes: 1, consumedPerSecond: rate.eventsPerSecond, committedPerSecond: nil)
 }
 
 /// The same count through SyncBridge's `KafkaConsumer` (its defaults: stored offsets,
@@ -372,23 +378,26 @@ func median(_ runs: [Measurement]) -> Measurement {
 }
 
 var spreads: [String] = []
-/// Issue targets for one direct process, consumed and committed, against the raw poll loop.
+/// Targets for one direct process, consumed and committed, against the raw poll loop.
 let targets = [10: 0.6, 100: 0.4]
 var verdicts: [String] = []
 for matching in matchingShares {
     let tag = "m\(matching)"
     let topic = "bench.\(tag).data-updated"
     try produceWorkload(topic: topic, matchingPercent: matching)
-    var raws: [Measurement] = [], rawBatches: [Measurement] = [], wrappers: [Measurement] = [], directs: [Measurement] = []
+    var raws: [Measurement] = [], rawQueues: [Measurement] = [], rawBatches: [Measurement] = [], wrappers: [Measurement] = []
+    var directs: [Measurement] = []
     for run in 0..<repeats {
         raws.append(runRawLoop(topic: topic, tag: tag, run: run))
+        rawQueues.append(runRawLoop(topic: topic, tag: tag, run: run, serviceQueue: true))
         rawBatches.append(runRawLoop(topic: topic, tag: tag, run: run, batch: true))
         wrappers.append(try runWrapperLoop(topic: topic, tag: tag, run: run))
         directs.append(try runSyncBridge(topic: topic, mode: "direct", processes: 1, simulator: simulatorURL, tag: tag, run: run))
     }
     let raw = median(raws)
+    let rawQueue = median(rawQueues)
     let rawBatch = median(rawBatches)
-    var rows = [raw, rawBatch, median(wrappers), median(directs)]
+    var rows = [raw, rawQueue, rawBatch, median(wrappers), median(directs)]
     for processes in 1...3 where !directOnly {
         rows.append(try runSyncBridge(topic: topic, mode: "partitioned", processes: processes, simulator: simulatorURL, tag: tag))
     }
@@ -407,13 +416,14 @@ for matching in matchingShares {
         let committed = (direct.committedPerSecond ?? 0) / max(1, raw.consumedPerSecond)
         let met = consumed >= target && committed >= target
         let againstBatch = direct.consumedPerSecond / max(1, rawBatch.consumedPerSecond)
+        let againstQueue = direct.consumedPerSecond / max(1, rawQueue.consumedPerSecond)
         verdicts.append(
-            "\(matching) % matching: direct consumes \(String(format: "%.2f", consumed))× and commits \(String(format: "%.2f", committed))× the raw poll loop; target ≥ \(target)×: \(met ? "met" : "MISSED") (consumes \(String(format: "%.2f", againstBatch))× the raw batch loop)"
+            "\(matching) % matching: direct consumes \(String(format: "%.2f", consumed))× and commits \(String(format: "%.2f", committed))× the raw poll loop; target ≥ \(target)×: \(met ? "met" : "MISSED") (consumes \(String(format: "%.2f", againstQueue))× the poll loop with SyncBridge's queued.min.messages, \(String(format: "%.2f", againstBatch))× the raw batch loop)"
         )
     }
     func list(_ runs: [Measurement]) -> String { runs.map { String(Int($0.consumedPerSecond.rounded())) }.joined(separator: ", ") }
     spreads.append(
-        "\(matching) %: raw poll \(list(raws)); raw batch \(list(rawBatches)); KafkaConsumer \(list(wrappers)); direct \(list(directs)) events/s consumed"
+        "\(matching) %: raw poll \(list(raws)); raw poll with SyncBridge's queue \(list(rawQueues)); raw batch \(list(rawBatches)); KafkaConsumer \(list(wrappers)); direct \(list(directs)) events/s consumed"
     )
 }
 print("")
