@@ -68,6 +68,12 @@ public struct Rule: Sendable {
     public var target: String
     public var coalesce: CoalescePolicy
 
+    /// The integrations of a fixed `sync` list on the rule's target; nil for `sync_from`.
+    var fixedIntegrationKeys: [IntegrationKey]? {
+        guard case .fixed(let ids) = integrations else { return nil }
+        return ids.map { IntegrationKey(target: target, integrationID: $0) }
+    }
+
     /// Whether the rule needs the value parsed as JSON.
     public var needsJSON: Bool {
         if !json.isEmpty { return true }

@@ -66,13 +66,9 @@ public final class RuleSet: Sendable {
             let candidates = indices.map { index in
                 let rule = rules[index]
                 var syncFrom: Int?
-                var fixedKeys: [IntegrationKey]?
-                switch rule.integrations {
-                case .fromEvent(let pointer, _): syncFrom = set.slot(of: pointer)
-                case .fixed(let ids): fixedKeys = ids.map { IntegrationKey(target: rule.target, integrationID: $0) }
-                }
+                if case .fromEvent(let pointer, _) = rule.integrations { syncFrom = set.slot(of: pointer) }
                 return Candidate(
-                    rule: index, name: rule.name, fixedKeys: fixedKeys, coalesce: rule.coalesce,
+                    rule: index, name: rule.name, fixedKeys: rule.fixedIntegrationKeys, coalesce: rule.coalesce,
                     hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
                     predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
                     syncFromSlot: syncFrom
@@ -234,8 +230,8 @@ public final class RuleSet: Sendable {
     /// Adds the rule's integrations; `found` is the value at its `sync_from` pointer.
     func resolveIntegrations(_ rule: Rule, found: JSONValue?, into match: inout RuleMatch) {
         switch rule.integrations {
-        case .fixed(let ids):
-            for id in ids { match.add(IntegrationKey(target: rule.target, integrationID: id), rule.coalesce) }
+        case .fixed:
+            for key in rule.fixedIntegrationKeys ?? [] { match.add(key, rule.coalesce) }
         case .fromEvent(let pointer, let allowed):
             let texts: [String]
             switch found {
