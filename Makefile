@@ -1,6 +1,6 @@
 # `make demo`, `make test` and `make bench` install missing system packages first.
 SWIFT ?= swift
-SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev libre2-dev pkg-config
+SYSTEM_PACKAGES := librdkafka-dev libcurl4-openssl-dev libre2-dev libjemalloc-dev pkg-config
 TEST_PACKAGES := chromium
 
 .PHONY: demo test bench build deps test-deps lint format

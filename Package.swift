@@ -78,7 +78,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // jemalloc instead of glibc's malloc for the whole process: librdkafka's broker thread
+            // allocates each record's op and the consumer thread frees it, and glibc made the
+            // consumer wait on the broker thread's arena lock. Measured in the throughput benchmark
+            // at 100 % matching: faster in 10 of 12 interleaved pairs, with less CPU per event.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
         .target(
             name: "SchedulingLab",

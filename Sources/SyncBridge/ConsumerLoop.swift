@@ -124,9 +124,9 @@ final class ConsumerLoop: Sendable {
                 for event in events { handle(event, into: &batch, fetching: !pausedForDrain) }
                 budget -= events.count
                 wait = 0
-                flush(&batch)
                 // Over the bound: end early so backpressure applies within a fetch batch.
-                if engine.coordinator.withLock({ $0.uncommittedEvents }) > highWater { break }
+                let uncommitted = flush(&batch) ?? engine.coordinator.withLock { $0.uncommittedEvents }
+                if uncommitted > highWater { break }
             }
             commitPending()
             if !pausedForDrain { applyBackpressure() }
@@ -161,9 +161,13 @@ final class ConsumerLoop: Sendable {
         var unmatched = 0
     }
 
-    private func flush(_ batch: inout Batch) {
+    /// Returns the uncommitted events after the hand-over, read under the same lock; nil when no
+    /// records were handed over.
+    @discardableResult
+    private func flush(_ batch: inout Batch) -> Int? {
         engine.payloads.keep(batch.kept)
         batch.kept.removeAll(keepingCapacity: true)
+        var uncommitted: Int?
         if !batch.events.isEmpty {
             // Handed over in place, so the batch's buffers are reused rather than copied.
             engine.input { coordinator, now in
@@ -171,7 +175,9 @@ final class ConsumerLoop: Sendable {
                     let wall = WallClock(now: now, epochNow: Date().timeIntervalSince1970)
                     for request in batch.requests { batch.events[request.position].span = request.record.span(on: wall) }
                 }
-                return coordinator.eventsConsumed(batch.events, at: now)
+                let actions = coordinator.eventsConsumed(batch.events, at: now)
+                uncommitted = coordinator.uncommittedEvents
+                return actions
             }
             batch.events.removeAll(keepingCapacity: true)
             batch.requests.removeAll(keepingCapacity: true)
@@ -183,6 +189,7 @@ final class ConsumerLoop: Sendable {
         batch.consumed.removeAll(keepingCapacity: true)
         batch.matched.removeAll(keepingCapacity: true)
         batch.unmatched = 0
+        return uncommitted
     }
 
     /// Records join `batch`; anything else is handled after the records before it reach the coordinator.
