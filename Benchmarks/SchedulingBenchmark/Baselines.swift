@@ -21,7 +21,7 @@ struct NaiveScheduler: SyncScheduler {
     private(set) var nextDeadline: Moment?
 
     mutating func eventConsumed(
-        _ event: EventRef, demands: Demands, deadLetterReason: String?, at now: Moment
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
     ) -> [CoordinatorAction] {
         ledger.record(event, outstanding: demands.count)
         var actions: [CoordinatorAction] = []
@@ -107,7 +107,7 @@ struct CoalescingScheduler: SyncScheduler {
     }
 
     mutating func eventConsumed(
-        _ event: EventRef, demands: Demands, deadLetterReason: String?, at now: Moment
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
     ) -> [CoordinatorAction] {
         ledger.record(event, outstanding: demands.count)
         for (key, policy) in demands {

@@ -5,7 +5,7 @@ import SyncBridgeCore
 public protocol SyncScheduler {
     var nextDeadline: Moment? { get }
     mutating func eventConsumed(
-        _ event: EventRef, demands: Demands, deadLetterReason: String?, at now: Moment
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, at now: Moment
     ) -> [CoordinatorAction]
     mutating func tick(at now: Moment) -> [CoordinatorAction]
     mutating func triggerCompleted(_ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint, at now: Moment) -> [CoordinatorAction]
@@ -118,8 +118,7 @@ public struct Harness {
                 nextOffset[event.partition] = offset + 1
                 consumed[event.partition, default: []].append((offset, event.at, event.integrations))
                 all.append((offset, event.at, event.partition, event.integrations))
-                var demands = Demands()
-                for key in event.integrations { demands.add(key, policy) }
+                let demands = Dictionary(event.integrations.map { ($0, policy) }, uniquingKeysWith: { a, _ in a })
                 perform(
                     scheduler.eventConsumed(EventRef(partition: event.partition, offset: offset), demands: demands, deadLetterReason: nil, at: now))
             }

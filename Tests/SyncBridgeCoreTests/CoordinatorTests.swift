@@ -19,8 +19,7 @@ func at(_ seconds: Double) -> Moment { .seconds(seconds) }
 
 extension Coordinator {
     mutating func consume(_ offset: Int64, _ keys: [IntegrationKey], at seconds: Double) -> [CoordinatorAction] {
-        eventConsumed(
-            EventRef(partition: p0, offset: offset), demands: Demands(Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) })), at: at(seconds))
+        eventConsumed(EventRef(partition: p0, offset: offset), demands: Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) }), at: at(seconds))
     }
 }
 
@@ -155,8 +154,7 @@ func commits(_ actions: [CoordinatorAction]) -> [PartitionID: Int64] {
         var singleCommits: [PartitionID: Int64] = [:]
         for (offset, keys) in demands.enumerated() { singleCommits.merge(commits(single.consume(Int64(offset), keys, at: 1))) { max($0, $1) } }
         let batch = demands.enumerated().map { offset, keys in
-            ConsumedEvent(
-                EventRef(partition: p0, offset: Int64(offset)), demands: Demands(Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) })))
+            ConsumedEvent(EventRef(partition: p0, offset: Int64(offset)), demands: Dictionary(uniqueKeysWithValues: keys.map { ($0, policy) }))
         }
         let actions = batched.eventsConsumed(batch, at: at(1))
         #expect(actions.filter { if case .commit = $0 { true } else { false } }.count == 1)

@@ -45,29 +45,6 @@ func ids(_ match: RuleMatch) -> Set<String> { Set(match.demands.keys.map(\.integ
         #expect(match.demands[IntegrationKey(target: "braze", integrationID: orders)]?.quiet == .seconds(1))
     }
 
-    @Test func demandsKeepOneEntryPerIntegrationWithTheTightestPolicyInKeyOrder() {
-        let a = IntegrationKey(target: "braze", integrationID: orders)
-        let b = IntegrationKey(target: "braze", integrationID: users)
-        let slow = CoalescePolicy(quiet: .seconds(10), maxDelay: .seconds(60))
-        let fast = CoalescePolicy(quiet: .seconds(1), maxDelay: .seconds(120))
-        var demands = Demands()
-        #expect(demands.isEmpty && demands.count == 0 && Array(demands).isEmpty)
-        demands.add(b, slow)
-        demands.add(b, fast)
-        #expect(demands.count == 1)
-        #expect(demands[b] == CoalescePolicy(quiet: .seconds(1), maxDelay: .seconds(60)))
-        #expect(demands[a] == nil)
-        demands.add(a, slow)
-        demands.add(b, slow)
-        #expect(demands.count == 2)
-        #expect(demands.keys == [a, b])
-        #expect(demands.map(\.policy) == [slow, CoalescePolicy(quiet: .seconds(1), maxDelay: .seconds(60))])
-        #expect(demands == [b: CoalescePolicy(quiet: .seconds(1), maxDelay: .seconds(60)), a: slow])
-        #expect(demands != [a: slow])
-        #expect(Demands([b: fast]) == [b: fast])
-        #expect(Demands([b: fast]) != [b: slow])
-    }
-
     @Test func jsonPredicatesOnWarehouseLoad() throws {
         let rules = try ruleSet(
             """

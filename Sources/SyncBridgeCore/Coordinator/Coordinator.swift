@@ -186,7 +186,7 @@ public struct Coordinator: Sendable {
     /// `nextDeadline` has passed rather than after every event.
     public mutating func eventConsumed(
         _ event: EventRef,
-        demands: Demands,
+        demands: [IntegrationKey: CoalescePolicy],
         deadLetterReason: String? = nil,
         span: ClosedRange<Moment>?,
         at now: Moment
@@ -209,14 +209,20 @@ public struct Coordinator: Sendable {
     }
 
     private mutating func record(
-        _ event: EventRef, demands: Demands, deadLetterReason: String?, span: ClosedRange<Moment>?, at now: Moment,
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String?, span: ClosedRange<Moment>?, at now: Moment,
         into actions: inout [CoordinatorAction]
     ) {
         ledger.record(event, outstanding: demands.count + (deadLetterReason == nil ? 0 : 1))
         if let deadLetterReason {
             actions.append(.deadLetter(orderDeadLetter([event], reason: deadLetterReason, integration: nil, status: nil)))
         }
-        for (key, policy) in demands { addPending(event, to: key, policy: policy, span: span, at: now, into: &actions) }
+        if demands.count == 1 {
+            for (key, policy) in demands { addPending(event, to: key, policy: policy, span: span, at: now, into: &actions) }
+        } else {
+            for (key, policy) in demands.sorted(by: { $0.key < $1.key }) {
+                addPending(event, to: key, policy: policy, span: span, at: now, into: &actions)
+            }
+        }
     }
 
     /// One hash of `key` per event: the state is found by index and changed in place (a
@@ -253,7 +259,7 @@ public struct Coordinator: Sendable {
     }
 
     public mutating func eventConsumed(
-        _ event: EventRef, demands: Demands, deadLetterReason: String? = nil, at now: Moment
+        _ event: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String? = nil, at now: Moment
     ) -> [CoordinatorAction] {
         eventConsumed(event, demands: demands, deadLetterReason: deadLetterReason, span: nil, at: now)
     }

@@ -82,11 +82,11 @@ public struct DeadLetterOrder: Equatable, Sendable {
 /// One consumed record for `Coordinator.eventsConsumed`: see `eventConsumed` for the fields.
 public struct ConsumedEvent: Sendable {
     public var ref: EventRef
-    public var demands: Demands
+    public var demands: [IntegrationKey: CoalescePolicy]
     public var deadLetterReason: String?
     public var span: ClosedRange<Moment>?
 
-    public init(_ ref: EventRef, demands: Demands, deadLetterReason: String? = nil, span: ClosedRange<Moment>? = nil) {
+    public init(_ ref: EventRef, demands: [IntegrationKey: CoalescePolicy], deadLetterReason: String? = nil, span: ClosedRange<Moment>? = nil) {
         self.ref = ref
         self.demands = demands
         self.deadLetterReason = deadLetterReason

@@ -291,11 +291,18 @@ public struct EventProblem: Sendable, Equatable {
 /// What the rules made of one event.
 public struct RuleMatch: Sendable {
     /// The union over matching rules, each with the tightest coalesce policy that reached it.
-    public var demands = Demands()
+    public var demands: [IntegrationKey: CoalescePolicy] = [:]
     public var matchedRules: [String] = []
     public var problems: [EventProblem] = []
     /// Set when some rule wanted JSON and the value was not usable JSON.
     public var invalidValue: InvalidReason?
 
-    mutating func add(_ key: IntegrationKey, _ policy: CoalescePolicy) { demands.add(key, policy) }
+    mutating func add(_ key: IntegrationKey, _ policy: CoalescePolicy) {
+        // Most events reach one integration: the first key is stored with one hash, not two.
+        guard !demands.isEmpty else {
+            demands = [key: policy]
+            return
+        }
+        demands[key] = demands[key].map { $0.tightened(by: policy) } ?? policy
+    }
 }
