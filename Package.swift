@@ -118,7 +118,7 @@ if Context.environment["SYNCBRIDGE_BENCHMARKS"] != nil {
     let benchmarks: [(name: String, dependencies: [Target.Dependency])] = [
         ("SchedulingBenchmark", ["SyncBridgeCore", "SchedulingLab"]),
         ("RulesBenchmark", ["SyncBridgeCore"]),
-        ("ThroughputBenchmark", ["Kafka", "CRdKafka"]),
+        ("ThroughputBenchmark", ["Kafka", "CRdKafka", "SyncBridgeCore"]),
         ("MemoryBenchmark", ["SyncBridgeCore"]),
     ]
     for benchmark in benchmarks {

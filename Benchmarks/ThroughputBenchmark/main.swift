@@ -22,6 +22,7 @@
 import CRdKafka
 import Foundation
 import Kafka
+import SyncBridgeCore
 import Synchronization
 
 #if canImport(FoundationNetworking)
@@ -285,7 +286,7 @@ func runSyncBridge(topic: String, mode: String, processes: Int, simulator: Strin
 /// A plain librdkafka consumer: subscribe, poll, count. No decoding, no commits. With `batch`,
 /// records come 1,000 at a time from `rd_kafka_consume_batch_queue` instead of one per
 /// `rd_kafka_consumer_poll`: the stronger baseline, since SyncBridge reads in batches too.
-/// With `serviceQueue`, it sets `queued.min.messages` as the service does (1,000,000): with
+/// With `serviceQueue`, it sets `queued.min.messages` as the service does (`KafkaSettings.defaultQueuedMinMessages`): with
 /// librdkafka's default the poll loop mostly stalls on the fetch cap that setting lifts.
 func runRawLoop(topic: String, tag: String, run: Int, batch: Bool = false, serviceQueue: Bool = false) -> Measurement {
     var error = [CChar](repeating: 0, count: 512)
@@ -296,7 +297,7 @@ func runRawLoop(topic: String, tag: String, run: Int, batch: Bool = false, servi
         "group.id": "bench-\(tag)-raw\(batch ? "-batch" : "")\(serviceQueue ? "-queue" : "")-\(run)", "auto.offset.reset": "earliest",
         "enable.auto.commit": "false", "fetch.wait.max.ms": "50",
     ]
-    if serviceQueue { properties["queued.min.messages"] = "1000000" }
+    if serviceQueue { properties["queued.min.messages"] = String(KafkaSettings.defaultQueuedMinMessages) }
     for (name, value) in properties {
         rd_kafka_conf_set(conf, name, value, &error, error.count)
     }

@@ -183,11 +183,7 @@ public final class SyncService: Service, Sendable {
             // librdkafka's 45 s would leave a killed member's partitions, and their events, unowned that long.
             "session.timeout.ms": "10000",
             "heartbeat.interval.ms": "1000",
-            // librdkafka 2.0 compares this "per partition" minimum with the whole consumer queue and
-            // stops fetching for a while once it is reached, so a consumer that processes slower than
-            // it fetches ran dry between fetch bursts: 120k events/s instead of 450k in the
-            // throughput benchmark. The prefetched bytes stay bounded by queued.max.messages.kbytes.
-            "queued.min.messages": "1000000",
+            "queued.min.messages": String(KafkaSettings.defaultQueuedMinMessages),
         ]
         // A topic created after start that a ^regex entry matches is consumed within seconds, not librdkafka's 5 minutes.
         if kafka.topics.contains(where: { $0.hasPrefix("^") }) { defaults["topic.metadata.refresh.interval.ms"] = "10000" }

@@ -31,6 +31,13 @@ public struct KafkaSettings: Sendable {
 
     public static let defaultMaxUncommitted = 1_000_000
 
+    /// The consumer's `queued.min.messages` unless `properties` sets it. librdkafka 2.0 compares
+    /// this "per partition" minimum with the whole consumer queue and stops fetching for a while
+    /// once it is reached, so a consumer that processes slower than it fetches ran dry between
+    /// fetch bursts: 120k events/s instead of 450k in the throughput benchmark. The prefetched
+    /// bytes stay bounded by queued.max.messages.kbytes.
+    public static let defaultQueuedMinMessages = 1_000_000
+
     /// `group.instance.id`: static membership, so a restarted member (a pod keeping its name)
     /// gets its partitions back without a rebalance, within the session timeout.
     public var instanceID: String?
