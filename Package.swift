@@ -120,6 +120,7 @@ if Context.environment["SYNCBRIDGE_BENCHMARKS"] != nil {
         ("RulesBenchmark", ["SyncBridgeCore"]),
         ("ThroughputBenchmark", ["Kafka", "CRdKafka", "SyncBridgeCore"]),
         ("MemoryBenchmark", ["SyncBridgeCore"]),
+        ("HotPathBenchmark", ["SyncBridgeCore"]),
     ]
     for benchmark in benchmarks {
         package.targets.append(.executableTarget(name: benchmark.name, dependencies: benchmark.dependencies, path: "Benchmarks/\(benchmark.name)"))

@@ -107,6 +107,17 @@ final class ChildProcess {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+
+    /// User and system CPU seconds the process has used so far (Linux's /proc), or nil.
+    var cpuSeconds: Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 }
 
 func startSimulator() throws -> (ChildProcess, String) {
@@ -170,6 +181,9 @@ struct Measurement {
     var committedPerSecond: Double?
     /// Seconds from consuming 90 % of the events to committing 90 %.
     var commitTrail: Double?
+    /// CPU seconds per million events of the SyncBridge processes, start-up included: steadier
+    /// than the rates on a noisy machine, since it does not count waiting for a core.
+    var cpuPerMillion: Double?
 }
 
 /// The rate between the moments progress first reached 10 % and 90 % of the events. Each moment
@@ -278,9 +292,10 @@ func runSyncBridge(topic: String, mode: String, processes: Int, simulator: Strin
     }
     defer { children.forEach { $0.stop() } }
     let rate = measure(topic: topic, group: group, metricsPorts: ports, timeout: 300)
+    let cpu = children.reduce(0.0) { $0 + ($1.cpuSeconds ?? 0) }
     return Measurement(
         label: mode == "direct" ? "SyncBridge, direct" : "SyncBridge, partitioned", processes: processes, consumedPerSecond: rate.consumed,
-        committedPerSecond: rate.committed, commitTrail: rate.trail)
+        committedPerSecond: rate.committed, commitTrail: rate.trail, cpuPerMillion: cpu * 1_000_000 / Double(eventCount))
 }
 
 /// A plain librdkafka consumer: subscribe, poll, count. No decoding, no commits. With `batch`,
@@ -371,8 +386,10 @@ let (simulator, simulatorURL) = try startSimulator()
 defer { simulator.stop() }
 print("ThroughputBenchmark: \(eventCount) events of about 120 B on \(partitionCount) partitions, \(ruleCount) rules, embedded broker")
 print("")
-print("| matching | consumer | processes | events/s consumed | ÷ raw poll loop | events/s committed | ÷ raw poll loop | commits trail by |")
-print("|---|---|---|---|---|---|---|---|")
+print(
+    "| matching | consumer | processes | events/s consumed | ÷ raw poll loop | events/s committed | ÷ raw poll loop | commits trail by | CPU s per 1M events |"
+)
+print("|---|---|---|---|---|---|---|---|---|")
 /// The run with the median consumed rate (the upper middle one of an even count).
 func median(_ runs: [Measurement]) -> Measurement {
     runs.sorted { $0.consumedPerSecond < $1.consumedPerSecond }[runs.count / 2]
@@ -407,8 +424,9 @@ for matching in matchingShares {
         let committed =
             row.committedPerSecond.map { "\(Int($0.rounded())) | \(ratio($0)) | \(String(format: "%.2f s", row.commitTrail ?? .infinity))" }
             ?? "– | – | –"
+        let cpu = row.cpuPerMillion.map { String(format: "%.2f", $0) } ?? "–"
         print(
-            "| \(matching) % | \(row.label) | \(row.processes) | \(Int(row.consumedPerSecond.rounded())) | \(ratio(row.consumedPerSecond)) | \(committed) |"
+            "| \(matching) % | \(row.label) | \(row.processes) | \(Int(row.consumedPerSecond.rounded())) | \(ratio(row.consumedPerSecond)) | \(committed) | \(cpu) |"
         )
     }
     if let target = targets[matching] {
@@ -424,7 +442,7 @@ for matching in matchingShares {
     }
     func list(_ runs: [Measurement]) -> String { runs.map { String(Int($0.consumedPerSecond.rounded())) }.joined(separator: ", ") }
     spreads.append(
-        "\(matching) %: raw poll \(list(raws)); raw poll with SyncBridge's queue \(list(rawQueues)); raw batch \(list(rawBatches)); KafkaConsumer \(list(wrappers)); direct \(list(directs)) events/s consumed"
+        "\(matching) %: raw poll \(list(raws)); raw poll with SyncBridge's queue \(list(rawQueues)); raw batch \(list(rawBatches)); KafkaConsumer \(list(wrappers)); direct \(list(directs)) events/s consumed; direct's CPU \(directs.map { String(format: "%.2f", $0.cpuPerMillion ?? 0) }.joined(separator: ", ")) s per 1M events"
     )
 }
 print("")

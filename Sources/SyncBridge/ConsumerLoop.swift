@@ -157,8 +157,38 @@ final class ConsumerLoop: Sendable {
         var kept: [KafkaMessage] = []
         /// Per topic, in runs: records come in runs per topic, so this beats hashing each record's topic.
         var consumed: [(topic: String, count: Int)] = []
-        var matched: [String: Int] = [:]
+        /// Matches per rule, by position in `rules` (no hashing per event), and the positions counted.
+        var matched: [Int] = []
+        var matchedRules: [Int] = []
         var unmatched = 0
+
+        init(rules: RuleSet) {
+            self.rules = rules
+            matched = Array(repeating: 0, count: rules.rules.count)
+        }
+
+        mutating func countMatches(_ indices: [Int]) {
+            for index in indices {
+                if matched[index] == 0 { matchedRules.append(index) }
+                matched[index] += 1
+            }
+        }
+
+        /// Adds the matches to the metrics and clears them (before `rules` changes, which renumbers them).
+        mutating func reportMatches(to metrics: ServiceMetrics) {
+            for index in matchedRules {
+                metrics.matched(rule: rules.rules[index].name, count: matched[index])
+                matched[index] = 0
+            }
+            matchedRules.removeAll(keepingCapacity: true)
+        }
+
+        mutating func refreshRules(_ newRules: RuleSet, version: Int, metrics: ServiceMetrics) {
+            reportMatches(to: metrics)
+            rules = newRules
+            rulesVersion = version
+            matched = Array(repeating: 0, count: newRules.rules.count)
+        }
     }
 
     /// Returns the uncommitted events after the hand-over, read under the same lock; nil when no
@@ -184,10 +214,9 @@ final class ConsumerLoop: Sendable {
         }
         let metrics = engine.metrics
         for run in batch.consumed { metrics.consumed(topic: run.topic, count: run.count) }
-        for (rule, count) in batch.matched { metrics.matched(rule: rule, count: count) }
+        batch.reportMatches(to: metrics)
         if batch.unmatched > 0 { metrics.unmatched(count: batch.unmatched) }
         batch.consumed.removeAll(keepingCapacity: true)
-        batch.matched.removeAll(keepingCapacity: true)
         batch.unmatched = 0
         return uncommitted
     }
@@ -259,12 +288,11 @@ final class ConsumerLoop: Sendable {
         )
         let version = engine.rulesVersion.load(ordering: .acquiring)
         if version != batch.rulesVersion {
-            batch.rules = engine.rules.withLock { $0 }
-            batch.rulesVersion = version
+            batch.refreshRules(engine.rules.withLock { $0 }, version: version, metrics: metrics)
         }
         let match = batch.rules.evaluate(incoming)
         if let reason = match.invalidValue { metrics.invalid(reason) }
-        for rule in match.matchedRules { batch.matched[rule, default: 0] += 1 }
+        batch.countMatches(match.matchedRuleIndices)
         for problem in match.problems {
             metrics.invalid(problem.reason)
             engine.logger.warning(

@@ -110,6 +110,16 @@ final class HTTPStack: @unchecked Sendable {
         let metrics = try await http.get("metrics")
         #expect(metrics.status == 200)
         #expect(metrics.body.contains(#"syncbridge_events_consumed_total{topic="\#(topic)"} 1"#))
+        // Matches are counted per rule by the rule's position and named when added to the metrics.
+        try await http.stack.produce([(topic, event(table: "ORDERS")), (topic, event(table: "USERS")), (topic, event(table: "NOBODY"))])
+        let counted = [#"syncbridge_events_matched_total{rule="users"} 2"#, #"syncbridge_events_matched_total{rule="orders"} 1"#]
+        var body = ""
+        for _ in 0..<100 where !counted.allSatisfy(body.contains) {
+            body = try await http.get("metrics").body
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for line in counted { #expect(body.contains(line), "\(line) in /metrics") }
+        #expect(!body.contains(#"rule="items""#))
         await http.shutdown()
     }
 

@@ -274,11 +274,15 @@ public struct Coordinator: Sendable {
     public mutating func triggerCompleted(
         _ key: IntegrationKey, result: TriggerResult, rateLimit hint: RateLimitHint = .none, at now: Moment
     ) -> [CoordinatorAction] {
-        guard var state = integrations[key], case .trigger(let batch, let sentAt, let probe)? = state.inFlight else { return [] }
+        guard let index = integrations.index(forKey: key), case .trigger(let batch, let sentAt, let probe)? = integrations.values[index].inFlight
+        else { return [] }
+        // Recorded in place before the state is copied out: recorded on the copy, the history's
+        // buffers (still shared with the dictionary's entry) were copied whole on every completion.
+        integrations.values[index].activity.record(
+            CallRecord(kind: .trigger, sentAt: sentAt, completedAt: now, outcome: result.detailLabel, events: batch.count), lane: .init(result))
+        var state = integrations.values[index]
         var actions: [CoordinatorAction] = []
         state.inFlight = nil
-        state.activity.record(
-            CallRecord(kind: .trigger, sentAt: sentAt, completedAt: now, outcome: result.detailLabel, events: batch.count), lane: .init(result))
         var target = targets[key.target]!
         target.triggers.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
         if probe { target.probeInFlight = false }
@@ -345,14 +349,18 @@ public struct Coordinator: Sendable {
     public mutating func statusCompleted(
         _ key: IntegrationKey, result: StatusResult, rateLimit hint: RateLimitHint = .none, at now: Moment
     ) -> [CoordinatorAction] {
-        guard var state = integrations[key], case .status(let sentAt)? = state.inFlight else { return [] }
-        var actions: [CoordinatorAction] = []
-        state.inFlight = nil
+        guard let index = integrations.index(forKey: key), case .status(let sentAt)? = integrations.values[index].inFlight else { return [] }
         var jobDuration: Duration?
         if case .finished(let duration) = result { jobDuration = duration }
-        state.activity.record(
-            CallRecord(kind: .status, sentAt: sentAt, completedAt: now, outcome: result.label, events: state.pending.count, jobDuration: jobDuration),
+        // In place, as in `triggerCompleted`.
+        integrations.values[index].activity.record(
+            CallRecord(
+                kind: .status, sentAt: sentAt, completedAt: now, outcome: result.label, events: integrations.values[index].pending.count,
+                jobDuration: jobDuration),
             lane: .polls)
+        var state = integrations.values[index]
+        var actions: [CoordinatorAction] = []
+        state.inFlight = nil
         var target = targets[key.target]!
         target.statuses.observe(remaining: hint.remaining, resetAt: hint.resetAt, now: now)
         // The next poll's interval depends on what this answer says is left of the budget.
@@ -463,17 +471,21 @@ public struct Coordinator: Sendable {
         var triggerReady: [(IntegrationKey, Moment)] = []
         var pollReady: [(IntegrationKey, Moment)] = []
 
+        // States are read in place: copying each one out cost a retain and release per field, per tick.
         for key in active {
-            let state = integrations[key]!
-            if state.inFlight != nil { continue }
-            guard let oldest = state.firstPendingAt else {
+            let index = integrations.index(forKey: key)!
+            if integrations.values[index].inFlight != nil { continue }
+            guard let oldest = integrations.values[index].firstPendingAt else {
                 active.remove(key)
                 continue
             }
-            guard let due = dueTime(key, state, now: now) else { continue }
+            let due = Self.dueTime(
+                of: &integrations.values[index], forwardEvery: forwardEvery(key.target), shuttingDown: shuttingDown, now: now)
+            guard let due else { continue }
+            let job = integrations.values[index].job
             if due > now {
                 wake(due)
-            } else if state.job.wantsPoll, !targets[key.target]!.statusForbidden, !(state.job.isUnknown && targets[key.target]!.pause != nil) {
+            } else if job.wantsPoll, !targets[key.target]!.statusForbidden, !(job.isUnknown && targets[key.target]!.pause != nil) {
                 // (A paused target probes with triggers; an unknown job there is probed like an idle one.)
                 pollReady.append((key, oldest))
             } else {
@@ -483,25 +495,24 @@ public struct Coordinator: Sendable {
         // G4: when tokens are short, the oldest uncovered event goes first.
         let byAge: ((IntegrationKey, Moment), (IntegrationKey, Moment)) -> Bool = { ($0.1, $0.0) < ($1.1, $1.0) }
 
+        // Budgets are spent in place: spent on a copy, the window's record of sends was copied whole.
         for (key, _) in triggerReady.sorted(by: byAge) {
-            var target = targets[key.target]!
             var probe = false
-            if let pause = target.pause {
-                if target.probeInFlight { continue }
+            if let pause = targets[key.target]!.pause {
+                if targets[key.target]!.probeInFlight { continue }
                 if pause.probeAt > now {
                     wake(pause.probeAt)
                     continue
                 }
                 probe = true
             }
-            let available = target.triggers.availableAt(now)
+            let available = targets[key.target]!.triggers.availableAt(now)
             guard available <= now else {
                 wake(available)
                 continue
             }
-            target.triggers.consume(now)
-            if probe { target.probeInFlight = true }
-            targets[key.target] = target
+            targets[key.target]!.triggers.consume(now)
+            if probe { targets[key.target]!.probeInFlight = true }
             var state = integrations[key]!
             state.inFlight = .trigger(batch: state.pending, sentAt: now, probe: probe)
             state.pending = []
@@ -510,18 +521,16 @@ public struct Coordinator: Sendable {
         }
 
         for (key, _) in pollReady.sorted(by: byAge) {
-            var target = targets[key.target]!
-            if let pause = target.pause {
+            if let pause = targets[key.target]!.pause {
                 wake(pause.probeAt)
                 continue
             }
-            let available = target.statuses.availableAt(now)
+            let available = targets[key.target]!.statuses.availableAt(now)
             guard available <= now else {
                 wake(available)
                 continue
             }
-            target.statuses.consume(now)
-            targets[key.target] = target
+            targets[key.target]!.statuses.consume(now)
             integrations[key]!.inFlight = .status(sentAt: now)
             actions.append(.pollStatus(key))
         }
@@ -587,7 +596,9 @@ public struct Coordinator: Sendable {
         let polled = max(
             1,
             active.reduce(into: 0) { count, key in
-                guard key.target == target, let state = integrations[key], state.job.wantsPoll, !state.pending.isEmpty else { return }
+                guard key.target == target, let index = integrations.index(forKey: key), integrations.values[index].job.wantsPoll,
+                    !integrations.values[index].pending.isEmpty
+                else { return }
                 count += 1
             })
         let spendable = budget.remaining(at: now) - limit.count / 4

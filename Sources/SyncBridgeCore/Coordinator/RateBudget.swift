@@ -7,6 +7,7 @@ public struct RateBudget: Sendable {
     /// Added to the window: a request reaches the server a little after its token is spent
     /// (connection set-up, the state write-ahead), and must still fall outside the server's window.
     public let margin: Duration
+    /// Sends still inside the window, oldest first (sends come in time order; `restore` sorts).
     private var sent: Deque<Moment> = []
     private var serverRemaining: Int?
     private var serverResetAt: Moment?
@@ -34,8 +35,17 @@ public struct RateBudget: Sendable {
     public func canSend(_ now: Moment) -> Bool { availableAt(now) <= now }
 
     public mutating func consume(_ now: Moment) {
-        sent.append(now)
-        while sent.count > limit.count, let first = sent.first, first + span <= now { sent.removeFirst() }
+        if let last = sent.last, last > now {
+            // A restored record can hold sends ahead of this clock (skew between owners): keep the order.
+            var position = sent.count
+            while position > 0, sent[position - 1] > now { position -= 1 }
+            sent.insert(now, at: position)
+        } else {
+            sent.append(now)
+        }
+        // Sends that left the window never count again: the record stays as small as the window's
+        // use, not as large as the limit (a generous limit kept every send it allowed).
+        while let first = sent.first, first + span <= now { sent.removeFirst() }
         // Floors at 0 (already "exhausted"), so a hostile Remaining of Int.min cannot overflow.
         if let remaining = serverRemaining { serverRemaining = max(remaining, 1) - 1 }
     }
@@ -53,14 +63,26 @@ public struct RateBudget: Sendable {
 
     /// Sends this window still allows at `now` (the server's `X-RateLimit-Remaining` included).
     public func remaining(at now: Moment) -> Int {
-        let ours = limit.count - sent.reduce(0) { $0 + ($1 + span > now ? 1 : 0) }
+        let ours = limit.count - (sent.count - firstInWindow(at: now))
         guard let server = serverRemaining, let reset = serverResetAt, reset > now else { return max(0, ours) }
         return max(0, min(ours, server))
     }
 
     /// When the oldest request inside the window leaves it and frees its token; nil when none is used.
     public func nextRelease(at now: Moment) -> Moment? {
-        sent.first { $0 + span > now }.map { $0 + span }
+        let first = firstInWindow(at: now)
+        return first < sent.count ? sent[first] + span : nil
+    }
+
+    /// The position of the oldest send inside the window ending at `now`: a binary search, since
+    /// the coordinator asks on every poll's completion.
+    private func firstInWindow(at now: Moment) -> Int {
+        var low = 0, high = sent.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sent[middle] + span > now { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 
     /// The last `X-RateLimit-Remaining` and reset the server sent, while that reset is ahead.
@@ -71,7 +93,7 @@ public struct RateBudget: Sendable {
 
     /// Requests sent inside the window ending at `now`, oldest first: what a new owner must not spend again.
     public func sentInWindow(at now: Moment) -> [Moment] {
-        sent.filter { $0 + span > now }
+        Array(sent[firstInWindow(at: now)...])
     }
 
     /// The server's "none left until" when it is still in force at `now`.

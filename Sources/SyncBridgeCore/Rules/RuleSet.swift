@@ -26,9 +26,12 @@ public final class RuleSet: Sendable {
         /// What the hot path reads of a rule, so it never copies the `Rule` (a dozen references).
         struct Candidate: Sendable {
             var rule: Int
-            var name: String
-            /// The integrations of a rule with a fixed `sync` list, made once instead of per event.
-            var fixedKeys: [IntegrationKey]?
+            /// The rule's name and index as one-element lists, shared by every match: an event that
+            /// matches one rule (the usual case) allocates no list of its own.
+            var names: [String]
+            var indices: [Int]
+            /// The demands of a rule with a fixed `sync` list, made once and shared the same way.
+            var fixedDemands: [IntegrationKey: CoalescePolicy]?
             var coalesce: CoalescePolicy
             var hasEnvelope: Bool
             var needsJSON: Bool
@@ -67,8 +70,14 @@ public final class RuleSet: Sendable {
                 let rule = rules[index]
                 var syncFrom: Int?
                 if case .fromEvent(let pointer, _) = rule.integrations { syncFrom = set.slot(of: pointer) }
+                var fixedDemands: [IntegrationKey: CoalescePolicy]?
+                if let keys = rule.fixedIntegrationKeys {
+                    var demands = RuleMatch()
+                    for key in keys { demands.add(key, rule.coalesce) }
+                    fixedDemands = demands.demands
+                }
                 return Candidate(
-                    rule: index, name: rule.name, fixedKeys: rule.fixedIntegrationKeys, coalesce: rule.coalesce,
+                    rule: index, names: [rule.name], indices: [index], fixedDemands: fixedDemands, coalesce: rule.coalesce,
                     hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
                     predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
                     syncFromSlot: syncFrom
@@ -141,31 +150,32 @@ public final class RuleSet: Sendable {
                 if merged { positions.sort() }
             }
         }
+        // Fields are read in place: copying a candidate out cost a retain and release per list in it.
+        let candidates = plan.candidates
         for position in positions {
-            let candidate = plan.candidates[position]
-            let rule = candidate.rule
-            if candidate.hasEnvelope, !Self.envelopeHolds(rules[rule], event) { continue }
+            let rule = candidates[position].rule
+            if candidates[position].hasEnvelope, !Self.envelopeHolds(rules[rule], event) { continue }
             var found: JSONValue?
-            if candidate.needsJSON {
+            if candidates[position].needsJSON {
                 if case .notParsed = document { document = extract(event.value, plan.pointers) }
                 guard case .values(let values) = document else { continue }
-                var holds = true
-                for entry in candidate.predicates where !entry.predicate.holds(for: values[entry.slot]) {
-                    holds = false
-                    break
-                }
-                guard holds else { continue }
-                found = candidate.syncFromSlot.flatMap { values[$0] }
+                guard Self.predicatesHold(candidates[position].predicates, values) else { continue }
+                found = candidates[position].syncFromSlot.flatMap { values[$0] }
             }
-            match.matchedRules.append(candidate.name)
-            if let keys = candidate.fixedKeys {
-                for key in keys { match.add(key, candidate.coalesce) }
+            match.matched(candidates[position].names, candidates[position].indices)
+            if let demands = candidates[position].fixedDemands {
+                match.add(demands)
             } else {
                 resolveIntegrations(rules[rule], found: found, into: &match)
             }
         }
         if case .invalid(let reason) = document { match.invalidValue = reason }
         return match
+    }
+
+    private static func predicatesHold(_ predicates: [TopicPlan.SlotPredicate], _ values: [JSONValue?]) -> Bool {
+        for entry in predicates where !entry.predicate.holds(for: values[entry.slot]) { return false }
+        return true
     }
 
     enum ExtractedValues {
@@ -293,9 +303,30 @@ public struct RuleMatch: Sendable {
     /// The union over matching rules, each with the tightest coalesce policy that reached it.
     public var demands: [IntegrationKey: CoalescePolicy] = [:]
     public var matchedRules: [String] = []
+    /// The matched rules' positions in `RuleSet.rules`, in the order of `matchedRules`.
+    public var matchedRuleIndices: [Int] = []
     public var problems: [EventProblem] = []
     /// Set when some rule wanted JSON and the value was not usable JSON.
     public var invalidValue: InvalidReason?
+
+    mutating func matched(_ names: [String], _ indices: [Int]) {
+        if matchedRules.isEmpty {
+            matchedRules = names
+            matchedRuleIndices = indices
+        } else {
+            matchedRules += names
+            matchedRuleIndices += indices
+        }
+    }
+
+    /// A fixed rule's demands: taken as they are when nothing else matched (no copy, no hashing).
+    mutating func add(_ fixed: [IntegrationKey: CoalescePolicy]) {
+        guard !demands.isEmpty else {
+            demands = fixed
+            return
+        }
+        for (key, policy) in fixed { add(key, policy) }
+    }
 
     mutating func add(_ key: IntegrationKey, _ policy: CoalescePolicy) {
         // Most events reach one integration: the first key is stored with one hash, not two.
