@@ -47,7 +47,7 @@ lint:
 format:
 	$(SWIFT) format format --in-place --recursive $(LINT_PATHS)
 
-BENCHMARKS := SchedulingBenchmark RulesBenchmark MemoryBenchmark ThroughputBenchmark
+BENCHMARKS := SchedulingBenchmark RulesBenchmark HotPathBenchmark MemoryBenchmark ThroughputBenchmark
 
 # Every benchmark runs even if an earlier one misses a target; the exit status reports any miss.
 # The benchmarks are declared only when SYNCBRIDGE_BENCHMARKS is set (see Package.swift).

@@ -37,8 +37,9 @@ func values(matchingPercent: Int) -> [[UInt8]] {
     }
 }
 
-/// One pass over `eventCount` events; returns nanoseconds per event and events covered.
-func run(_ ruleSet: RuleSet, _ values: [[UInt8]]) -> (Double, Int) {
+/// One pass over `eventCount` events; returns nanoseconds per event and events covered. Without
+/// `coordinated`, the events stop after the rules: the baseline that shows the coordinator's share.
+func run(_ ruleSet: RuleSet, _ values: [[UInt8]], coordinated: Bool) -> (Double, Int) {
     let limit = RateLimit(count: 1_000_000, window: .seconds(60))
     var coordinator = Coordinator(settings: CoordinatorSettings(targets: ["braze": TargetLimits(triggers: limit, statuses: limit)]))
     var offsets = [Int64](repeating: 0, count: partitions)
@@ -74,6 +75,10 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]]) -> (Double, Int) {
         let partition = (index / 500) % partitions
         let event = IncomingEvent(topic: topic, value: values[index % values.count])
         let match = ruleSet.evaluate(event)
+        guard coordinated else {
+            covered += match.demands.isEmpty ? 0 : 1
+            continue
+        }
         batch.append(ConsumedEvent(EventRef(topic: topic, partition: Int32(partition), offset: offsets[partition]), demands: match.demands))
         offsets[partition] += 1
         if batch.count == 50 {
@@ -85,7 +90,7 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]]) -> (Double, Int) {
             if let deadline = coordinator.nextDeadline, deadline <= now { apply(coordinator.tick(at: now)) }
         }
     }
-    for _ in 0..<4 {
+    for _ in 0..<4 where coordinated {
         now = now + .seconds(10)
         complete()
         apply(coordinator.tick(at: now))
@@ -96,16 +101,19 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]]) -> (Double, Int) {
 }
 
 let ruleSet = try rules()
-print("| matching | ns per event (best of 5) | events covered |")
-print("|---|---|---|")
+print("| matching | work per event | ns per event (best of 5) | events matched or covered |")
+print("|---|---|---|---|")
 for matching in CommandLine.arguments.dropFirst(2).first.flatMap(Int.init).map({ [$0] }) ?? [10, 100] {
     let sample = values(matchingPercent: matching)
-    var best = Double.infinity
-    var covered = 0
-    for _ in 0..<5 {
-        let (nanoseconds, count) = run(ruleSet, sample)
-        best = min(best, nanoseconds)
-        covered = count
+    for coordinated in [false, true] {
+        var best = Double.infinity
+        var covered = 0
+        for _ in 0..<5 {
+            let (nanoseconds, count) = run(ruleSet, sample, coordinated: coordinated)
+            best = min(best, nanoseconds)
+            covered = count
+        }
+        let work = coordinated ? "rules + coordinator (ledger, coalescing, triggers, coverage, commits)" : "rules only (`RuleSet.evaluate`)"
+        print("| \(matching) % | \(work) | \(Int(best.rounded())) | \(covered) |")
     }
-    print("| \(matching) % | \(Int(best.rounded())) | \(covered) |")
 }

@@ -39,9 +39,9 @@ import Testing
     @Test func rateBudgetForgetsSendsThatLeftTheWindow() {
         var budget = RateBudget(limit: RateLimit(count: 1000, window: .seconds(60)))
         for second in 0..<100 { budget.consume(at(Double(second))) }
-        // At 100 s, the sends of seconds 40...99 are inside the window.
-        #expect(budget.sentInWindow(at: at(100)).count == 60)
-        #expect(budget.remaining(at: at(100)) == 940)
+        // At 100 s, the sends of seconds 41...99 are inside the window (the one at 40 s just left it).
+        #expect(budget.sentInWindow(at: at(100)).count == 59)
+        #expect(budget.remaining(at: at(100)) == 941)
         #expect(budget.nextRelease(at: at(100)) == at(101))
         budget.consume(at(200))
         #expect(budget.sentInWindow(at: at(200)) == [at(200)])
