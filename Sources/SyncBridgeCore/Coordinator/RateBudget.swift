@@ -7,7 +7,7 @@ public struct RateBudget: Sendable {
     /// Added to the window: a request reaches the server a little after its token is spent
     /// (connection set-up, the state write-ahead), and must still fall outside the server's window.
     public let margin: Duration
-    /// Sends still inside the window, oldest first (sends come in time order; `restore` sorts).
+    /// Sends, oldest first; those that left the window are dropped at the next send.
     private var sent: Deque<Moment> = []
     private var serverRemaining: Int?
     private var serverResetAt: Moment?

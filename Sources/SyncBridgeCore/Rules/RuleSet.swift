@@ -32,7 +32,6 @@ public final class RuleSet: Sendable {
             var indices: [Int]
             /// The demands of a rule with a fixed `sync` list, made once and shared the same way.
             var fixedDemands: [IntegrationKey: CoalescePolicy]?
-            var coalesce: CoalescePolicy
             var hasEnvelope: Bool
             var needsJSON: Bool
             var predicates: [SlotPredicate]
@@ -77,7 +76,7 @@ public final class RuleSet: Sendable {
                     fixedDemands = demands.demands
                 }
                 return Candidate(
-                    rule: index, names: [rule.name], indices: [index], fixedDemands: fixedDemands, coalesce: rule.coalesce,
+                    rule: index, names: [rule.name], indices: [index], fixedDemands: fixedDemands,
                     hasEnvelope: rule.key != nil || !rule.headers.isEmpty, needsJSON: rule.needsJSON,
                     predicates: rule.json.map { SlotPredicate(slot: set.slot(of: $0.pointer)!, predicate: $0.predicate) },
                     syncFromSlot: syncFrom
