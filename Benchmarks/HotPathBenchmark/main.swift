@@ -44,6 +44,7 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]], coordinated: Bool) -> (Double,
     var coordinator = Coordinator(settings: CoordinatorSettings(targets: ["braze": TargetLimits(triggers: limit, statuses: limit)]))
     var offsets = [Int64](repeating: 0, count: partitions)
     var batch: [ConsumedEvent] = []
+    var plan = RuleSet.PlanCache()
     batch.reserveCapacity(50)
     var covered = 0
     var now = Moment.origin
@@ -74,7 +75,7 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]], coordinated: Bool) -> (Double,
     for index in 0..<eventCount {
         let partition = (index / 500) % partitions
         let event = IncomingEvent(topic: topic, value: values[index % values.count])
-        let match = ruleSet.evaluate(event)
+        let match = ruleSet.evaluate(event, cache: &plan)
         guard coordinated else {
             covered += match.demands.isEmpty ? 0 : 1
             continue

@@ -149,6 +149,9 @@ final class ConsumerLoop: Sendable {
         /// consumed after a reload returns is matched by the new rules.
         var rules: RuleSet
         var rulesVersion = 0
+        /// The rules' plan for the last topic, and whether that topic is one of `skipping`.
+        var plan = RuleSet.PlanCache()
+        var skipped: (topic: String, skip: Bool)?
         var events: [ConsumedEvent] = []
         /// Stage two: the request records among `events`, whose spans are set from their
         /// consumed times on the coordinator's clock when the batch is handed over.
@@ -165,6 +168,14 @@ final class ConsumerLoop: Sendable {
         init(rules: RuleSet) {
             self.rules = rules
             matched = Array(repeating: 0, count: rules.rules.count)
+        }
+
+        /// Whether `topic` is one of `skipping`, hashed once per run of records on one topic.
+        mutating func skips(_ topic: String, _ skipping: Set<String>) -> Bool {
+            if let skipped, skipped.topic == topic { return skipped.skip }
+            let skip = skipping.contains(topic)
+            skipped = (topic, skip)
+            return skip
         }
 
         mutating func countMatches(_ indices: [Int]) {
@@ -187,6 +198,7 @@ final class ConsumerLoop: Sendable {
             reportMatches(to: metrics)
             rules = newRules
             rulesVersion = version
+            plan = RuleSet.PlanCache()
             matched = Array(repeating: 0, count: newRules.rules.count)
         }
     }
@@ -251,7 +263,7 @@ final class ConsumerLoop: Sendable {
 
     private func process(_ message: KafkaMessage, into batch: inout Batch) {
         switch records {
-        case .events(let skipping) where skipping.contains(message.topic):
+        case .events(let skipping) where batch.skips(message.topic, skipping):
             batch.events.append(ConsumedEvent(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:]))
         case .events: processEvent(message, into: &batch)
         case .requests(let codec): processRequest(message, codec, into: &batch)
@@ -290,7 +302,7 @@ final class ConsumerLoop: Sendable {
         if version != batch.rulesVersion {
             batch.refreshRules(engine.rules.withLock { $0 }, version: version, metrics: metrics)
         }
-        let match = batch.rules.evaluate(incoming)
+        let match = batch.rules.evaluate(incoming, cache: &batch.plan)
         if let reason = match.invalidValue { metrics.invalid(reason) }
         batch.countMatches(match.matchedRuleIndices)
         for problem in match.problems {

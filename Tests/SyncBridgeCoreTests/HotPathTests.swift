@@ -26,6 +26,23 @@ import Testing
         #expect(Set(again.demands.keys.map(\.integrationID)) == [orders, users])
     }
 
+    @Test func aPlanCacheFollowsTheTopicOfEachEvent() throws {
+        let rules = try ruleSet(
+            """
+              - { name: a, when: { topic: t, json: { /table: A } }, sync: ["\(orders)"] }
+              - { name: b, when: { topic: u, json: { /table: A } }, sync: ["\(users)"] }
+            """)
+        var cache = RuleSet.PlanCache()
+        let value = Array(#"{"table":"A"}"#.utf8)
+        for topic in ["t", "t", "u", "t", "u", "u", "v"] {
+            let cached = rules.evaluate(IncomingEvent(topic: topic, value: value), cache: &cache)
+            let uncached = rules.evaluate(IncomingEvent(topic: topic, value: value))
+            #expect(cached.matchedRules == uncached.matchedRules, "topic \(topic)")
+            #expect(cached.demands == uncached.demands, "topic \(topic)")
+        }
+        #expect(ids(rules.evaluate(IncomingEvent(topic: "u", value: value), cache: &cache)) == [users])
+    }
+
     @Test func integrationKeysCompareAndHashByTheirText() {
         let id = String("3c0a5a8e-1d3b-4c5e-9a51-0d2f3b1e6f70".reversed().reversed())
         let a = IntegrationKey(target: "braze", integrationID: id)

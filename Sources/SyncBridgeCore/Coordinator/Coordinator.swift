@@ -560,15 +560,16 @@ public struct Coordinator: Sendable {
         target.pause = Pause(status: status, probeAt: now + Backoff(policy: settings.pausedRetry).ceiling(attempt: attempts - 1), attempts: attempts)
     }
 
-    private func firstPollDelay(_ state: Integration) -> Duration {
-        state.recentDurations.min() ?? settings.firstPollGuess
+    /// The first poll of a job comes after the shortest duration learned, or the guess.
+    private func firstPollDelay(learned durations: [Duration]) -> Duration {
+        durations.min() ?? settings.firstPollGuess
     }
 
     /// As `firstPollDelay`, but with nothing learned yet the first poll comes at the fast
     /// interval while the status budget affords fast polling (see `pollFloor`): a first job
     /// shorter than the guess is then seen ending promptly, with tokens that would go unused.
     private func firstPollDelay(_ state: Integration, target: String, now: Moment) -> Duration {
-        guard state.recentDurations.isEmpty, pollFloor(target: target, now: now) == settings.fastPollInterval else { return firstPollDelay(state) }
+        guard state.recentDurations.isEmpty, pollFloor(target: target, now: now) == settings.fastPollInterval else { return firstPollDelay(learned: state.recentDurations) }
         return min(settings.firstPollGuess, settings.fastPollInterval)
     }
 
@@ -658,19 +659,24 @@ extension Coordinator {
         guard let budgets = targets[target] else { return nil }
         let now = clock.now
         var entries: [IntegrationSchedule] = []
-        for (key, state) in integrations where key.target == target {
+        // Read in place under the coordinator's lock, which this holds before every Braze call:
+        // copying each state out cost a retain and release per field of every integration.
+        for index in integrations.indices where integrations.keys[index].target == target {
+            let durations = integrations.values[index].recentDurations
             var entry = IntegrationSchedule(
-                id: key.integrationID, job: .idle, durations: state.recentDurations.map(\.seconds), disabledStatus: state.disabledStatus
+                id: integrations.keys[index].integrationID, job: .idle, durations: durations.map(\.seconds),
+                disabledStatus: integrations.values[index].disabledStatus
             )
-            switch (state.job, state.inFlight) {
+            let sentAt: Moment? = if case .trigger(_, let sentAt, _)? = integrations.values[index].inFlight { sentAt } else { nil }
+            switch (integrations.values[index].job, sentAt) {
             case (.running(let since, let nextPollAt), _):
                 entry.job = .running
                 entry.runningSince = clock.epoch(since)
                 entry.nextPollAt = clock.epoch(nextPollAt)
-            case (.idle, .trigger(_, let sentAt, _)?):
+            case (.idle, let sentAt?):
                 entry.job = .running
                 entry.runningSince = clock.epoch(sentAt)
-                entry.nextPollAt = clock.epoch(sentAt + firstPollDelay(state))
+                entry.nextPollAt = clock.epoch(sentAt + firstPollDelay(learned: durations))
             case (.unknown, _):
                 entry.job = .unknown
             case (.idle, _):
