@@ -569,7 +569,9 @@ public struct Coordinator: Sendable {
     /// interval while the status budget affords fast polling (see `pollFloor`): a first job
     /// shorter than the guess is then seen ending promptly, with tokens that would go unused.
     private func firstPollDelay(_ state: Integration, target: String, now: Moment) -> Duration {
-        guard state.recentDurations.isEmpty, pollFloor(target: target, now: now) == settings.fastPollInterval else { return firstPollDelay(learned: state.recentDurations) }
+        guard state.recentDurations.isEmpty, pollFloor(target: target, now: now) == settings.fastPollInterval else {
+            return firstPollDelay(learned: state.recentDurations)
+        }
         return min(settings.firstPollGuess, settings.fastPollInterval)
     }
 
