@@ -60,9 +60,11 @@ final class ConsumerLoop: Sendable {
         // On revocation, hand over state and commit what is covered while the partitions are still
         // ours. Only theirs: a commit taken here for a partition that stays would be lost if that
         // last-chance commit failed, and with no later event on it the partition would stay behind.
-        consumer.storeBeforeRevoke { [unowned self] partitions in
+        // Weak: a service that never ran can be released before its consumer closes, and the
+        // close still revokes (an unowned reference aborted the process there).
+        consumer.storeBeforeRevoke { [weak self] partitions in
             hooks.revoking(partitions)
-            return takeOwnedCommits(of: Set(partitions.map(PartitionID.init))).1
+            return self?.takeOwnedCommits(of: Set(partitions.map(PartitionID.init))).1 ?? [:]
         }
     }
 
