@@ -162,14 +162,14 @@ final class ConsumerLoop: Sendable {
         var kept: [KafkaMessage] = []
         /// Per topic, in runs: records come in runs per topic, so this beats hashing each record's topic.
         var consumed: [(topic: String, count: Int)] = []
-        /// Matches per rule, by position in `rules` (no hashing per event), and the positions counted.
-        var matched: [Int] = []
-        var matchedRules: [Int] = []
+        /// Matches per rule, by position in `rules` (no hashing per event), and the positions with a count.
+        var matchesByRule: [Int] = []
+        var countedRules: [Int] = []
         var unmatched = 0
 
         init(rules: RuleSet) {
             self.rules = rules
-            matched = Array(repeating: 0, count: rules.rules.count)
+            matchesByRule = Array(repeating: 0, count: rules.rules.count)
         }
 
         /// Whether `topic` is one of `skipping`, hashed once per run of records on one topic.
@@ -182,18 +182,18 @@ final class ConsumerLoop: Sendable {
 
         mutating func countMatches(_ indices: [Int]) {
             for index in indices {
-                if matched[index] == 0 { matchedRules.append(index) }
-                matched[index] += 1
+                if matchesByRule[index] == 0 { countedRules.append(index) }
+                matchesByRule[index] += 1
             }
         }
 
         /// Adds the matches to the metrics and clears them (before `rules` changes, which renumbers them).
         mutating func reportMatches(to metrics: ServiceMetrics) {
-            for index in matchedRules {
-                metrics.matched(rule: rules.rules[index].name, count: matched[index])
-                matched[index] = 0
+            for index in countedRules {
+                metrics.matched(rule: rules.rules[index].name, count: matchesByRule[index])
+                matchesByRule[index] = 0
             }
-            matchedRules.removeAll(keepingCapacity: true)
+            countedRules.removeAll(keepingCapacity: true)
         }
 
         mutating func refreshRules(_ newRules: RuleSet, version: Int, metrics: ServiceMetrics) {
@@ -201,7 +201,7 @@ final class ConsumerLoop: Sendable {
             rules = newRules
             rulesVersion = version
             plan = RuleSet.PlanCache()
-            matched = Array(repeating: 0, count: newRules.rules.count)
+            matchesByRule = Array(repeating: 0, count: newRules.rules.count)
         }
     }
 

@@ -59,6 +59,7 @@ import Testing
         // At 100 s, the sends of seconds 41...99 are inside the window (the one at 40 s just left it).
         #expect(budget.sentInWindow(at: at(100)).count == 59)
         #expect(budget.remaining(at: at(100)) == 941)
+        #expect(budget.usedInWindow(at: at(100)) == 59)
         #expect(budget.nextRelease(at: at(100)) == at(101))
         budget.consume(at(200))
         #expect(budget.sentInWindow(at: at(200)) == [at(200)])

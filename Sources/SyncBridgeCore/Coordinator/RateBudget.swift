@@ -63,7 +63,7 @@ public struct RateBudget: Sendable {
 
     /// Sends this window still allows at `now` (the server's `X-RateLimit-Remaining` included).
     public func remaining(at now: Moment) -> Int {
-        let ours = limit.count - (sent.count - firstInWindow(at: now))
+        let ours = limit.count - usedInWindow(at: now)
         guard let server = serverRemaining, let reset = serverResetAt, reset > now else { return max(0, ours) }
         return max(0, min(ours, server))
     }
@@ -73,6 +73,9 @@ public struct RateBudget: Sendable {
         let first = firstInWindow(at: now)
         return first < sent.count ? sent[first] + span : nil
     }
+
+    /// Sends inside the window ending at `now`.
+    public func usedInWindow(at now: Moment) -> Int { sent.count - firstInWindow(at: now) }
 
     /// The position of the oldest send inside the window ending at `now`: a binary search, since
     /// the coordinator asks on every poll's completion.

@@ -131,7 +131,7 @@ extension RateBudget {
     func snapshot(at now: Moment) -> BudgetSnapshot {
         let server = serverView(at: now)
         return BudgetSnapshot(
-            limit: limit, used: sentInWindow(at: now).count, remaining: remaining(at: now), nextRelease: nextRelease(at: now),
+            limit: limit, used: usedInWindow(at: now), remaining: remaining(at: now), nextRelease: nextRelease(at: now),
             serverRemaining: server?.remaining, serverResetAt: server?.resetAt)
     }
 }
