@@ -72,6 +72,8 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]], coordinated: Bool) -> (Double,
             }
         }
     }
+    // Interned once, as the consumer interns a topic once per run of its records.
+    let partitionIDs = (0..<partitions).map { PartitionID(topic: topic, partition: Int32($0)) }
     for index in 0..<eventCount {
         let partition = (index / 500) % partitions
         let event = IncomingEvent(topic: topic, value: values[index % values.count])
@@ -80,7 +82,7 @@ func run(_ ruleSet: RuleSet, _ values: [[UInt8]], coordinated: Bool) -> (Double,
             covered += match.demands.isEmpty ? 0 : 1
             continue
         }
-        batch.append(ConsumedEvent(EventRef(topic: topic, partition: Int32(partition), offset: offsets[partition]), demands: match.demands))
+        batch.append(ConsumedEvent(EventRef(partition: partitionIDs[partition], offset: offsets[partition]), demands: match.demands))
         offsets[partition] += 1
         if batch.count == 50 {
             // 2 µs of virtual time per event: about the service's pace.

@@ -43,6 +43,8 @@ final class ConsumerLoop: Sendable {
     /// Partitions paused for backpressure; touched only by the consumer thread.
     private let throttled = Mutex<Set<TopicPartition>>([])
     private let records: Records
+    /// The topics `records` skips, if any.
+    private let skippedTopics: Set<String>
     private let hooks: OwnershipHooks
     private let keepsPayloads: Bool
 
@@ -53,6 +55,7 @@ final class ConsumerLoop: Sendable {
         self.consumer = consumer
         self.engine = engine
         self.records = records
+        if case .events(let skipping) = records { skippedTopics = skipping } else { skippedTopics = [] }
         self.hooks = hooks
         keepsPayloads = engine.keepsPayloads
         highWater = maxUncommitted
@@ -123,8 +126,8 @@ final class ConsumerLoop: Sendable {
                 events.removeAll(keepingCapacity: true)
                 consumer.poll(upTo: min(Self.fetchBatch, budget), timeoutMilliseconds: wait, into: &events)
                 if events.isEmpty { break }
-                for event in events { handle(event, into: &batch, fetching: !pausedForDrain) }
                 budget -= events.count
+                events.moveElements(events.indices, leaving: { .error("") }) { handle($0, into: &batch, fetching: !pausedForDrain) }
                 wait = 0
                 // Over the bound: end early so backpressure applies within a fetch batch.
                 let uncommitted = flush(&batch) ?? engine.coordinator.withLock { $0.uncommittedEvents }
@@ -151,9 +154,9 @@ final class ConsumerLoop: Sendable {
         /// consumed after a reload returns is matched by the new rules.
         var rules: RuleSet
         var rulesVersion = 0
-        /// The rules' plan for the last topic, and whether that topic is one of `skipping`.
+        /// The rules' plan for the last topic; the last topic interned, and whether it is one of `skipping`.
         var plan = RuleSet.PlanCache()
-        var skipped: (topic: String, skip: Bool)?
+        var lastTopic: (name: String, interned: InternedTopic, skip: Bool)?
         var events: [ConsumedEvent] = []
         /// Stage two: the request records among `events`, whose spans are set from their
         /// consumed times on the coordinator's clock when the batch is handed over.
@@ -172,12 +175,14 @@ final class ConsumerLoop: Sendable {
             matchesByRule = Array(repeating: 0, count: rules.rules.count)
         }
 
-        /// Whether `topic` is one of `skipping`, hashed once per run of records on one topic.
-        mutating func skips(_ topic: String, _ skipping: Set<String>) -> Bool {
-            if let skipped, skipped.topic == topic { return skipped.skip }
-            let skip = skipping.contains(topic)
-            skipped = (topic, skip)
-            return skip
+        /// The record's position, and whether its topic is one of `skipping`: the topic is
+        /// interned and hashed once per run of records on one topic, not once per record.
+        mutating func position(of message: KafkaMessage, skipping: Set<String>) -> (EventRef, skip: Bool) {
+            if lastTopic?.name != message.topic {
+                lastTopic = (message.topic, InternedTopic(message.topic), skipping.contains(message.topic))
+            }
+            let partition = PartitionID(topic: lastTopic!.interned, partition: message.partition)
+            return (EventRef(partition: partition, offset: message.offset), lastTopic!.skip)
         }
 
         mutating func countMatches(_ indices: [Int]) {
@@ -209,8 +214,7 @@ final class ConsumerLoop: Sendable {
     /// records were handed over.
     @discardableResult
     private func flush(_ batch: inout Batch) -> Int? {
-        engine.payloads.keep(batch.kept)
-        batch.kept.removeAll(keepingCapacity: true)
+        engine.payloads.keep(&batch.kept)
         var uncommitted: Int?
         if !batch.events.isEmpty {
             // Handed over in place, so the batch's buffers are reused rather than copied.
@@ -236,12 +240,19 @@ final class ConsumerLoop: Sendable {
     }
 
     /// Records join `batch`; anything else is handled after the records before it reach the coordinator.
-    private func handle(_ event: ConsumerEvent, into batch: inout Batch, fetching: Bool) {
-        if case .message(let message) = event { return process(message, into: &batch) }
-        flush(&batch)
+    private func handle(_ event: consuming ConsumerEvent, into batch: inout Batch, fetching: Bool) {
+        switch consume event {
+        case .message(let message): process(message, into: &batch)
+        case let other:
+            flush(&batch)
+            handleNonRecord(other, fetching: fetching)
+        }
+    }
+
+    private func handleNonRecord(_ event: ConsumerEvent, fetching: Bool) {
         switch event {
         case .message:
-            break  // joined the batch above
+            break  // joins a batch in `handle`
         case .assigned(let partitions):
             hooks.assigned(partitions)
             assignment.withLock { $0.formUnion(partitions) }
@@ -263,18 +274,17 @@ final class ConsumerLoop: Sendable {
         }
     }
 
-    private func process(_ message: KafkaMessage, into batch: inout Batch) {
+    private func process(_ message: consuming KafkaMessage, into batch: inout Batch) {
+        let (ref, skip) = batch.position(of: message, skipping: skippedTopics)
         switch records {
-        case .events(let skipping) where batch.skips(message.topic, skipping):
-            batch.events.append(ConsumedEvent(EventRef(topic: message.topic, partition: message.partition, offset: message.offset), demands: [:]))
-        case .events: processEvent(message, into: &batch)
-        case .requests(let codec): processRequest(message, codec, into: &batch)
+        case .events where skip: batch.events.append(ConsumedEvent(ref, demands: [:]))
+        case .events: processEvent(message, ref, into: &batch)
+        case .requests(let codec): processRequest(message, ref, codec, into: &batch)
         }
     }
 
     /// Stage two: a request record stands for the events stage one coalesced, with their times.
-    private func processRequest(_ message: KafkaMessage, _ codec: RequestCodec, into batch: inout Batch) {
-        let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
+    private func processRequest(_ message: KafkaMessage, _ ref: EventRef, _ codec: RequestCodec, into batch: inout Batch) {
         // Kept (with a dead-letter topic) either way: a refused record and a request a 400/404 disables are both dead-lettered.
         if keepsPayloads { batch.kept.append(message) }
         guard let request = codec.decode(message.value) else {
@@ -289,7 +299,7 @@ final class ConsumerLoop: Sendable {
         batch.events.append(ConsumedEvent(ref, demands: [request.key: request.policy]))
     }
 
-    private func processEvent(_ message: KafkaMessage, into batch: inout Batch) {
+    private func processEvent(_ message: consuming KafkaMessage, _ ref: EventRef, into batch: inout Batch) {
         let metrics = engine.metrics
         if batch.consumed.last?.topic == message.topic {
             batch.consumed[batch.consumed.count - 1].count += 1
@@ -314,10 +324,10 @@ final class ConsumerLoop: Sendable {
                 metadata: message.logMetadata(["rule": "\(problem.rule)", "reason": "\(problem.reason.rawValue)"]))
         }
         if match.matchedRules.isEmpty { batch.unmatched += 1 }
-        let ref = EventRef(topic: message.topic, partition: message.partition, offset: message.offset)
-        if keepsPayloads, !match.demands.isEmpty || !match.problems.isEmpty { batch.kept.append(message) }
         engine.observer?.consumed(ref, integrations: Array(match.demands.keys), at: Date())
         batch.events.append(ConsumedEvent(ref, demands: match.demands, deadLetterReason: match.problems.first?.reason.rawValue))
+        // Last, so the record moves into `kept` rather than being copied.
+        if keepsPayloads, !match.demands.isEmpty || !match.problems.isEmpty { batch.kept.append(message) }
     }
 
     /// Over the bound, pauses the partitions holding the most uncommitted events until those

@@ -23,16 +23,18 @@ final class PayloadStore: Sendable {
 
     init(byteLimit: Int = PayloadStore.defaultByteLimit) { self.byteLimit = byteLimit }
 
-    /// Keeps a batch of records, in their order, under one lock.
-    func keep(_ messages: [KafkaMessage]) {
+    /// Keeps a batch of records, in their order, under one lock. The records are moved out of
+    /// `messages`, which is left empty with its capacity: copying them in cost a retain and
+    /// release per field of each record on the consumer thread.
+    func keep(_ messages: inout [KafkaMessage]) {
         guard !messages.isEmpty else { return }
-        let sizes = messages.reduce(0) { $0 + Self.size(of: $1) }
+        var sizes = 0
+        for index in messages.indices { sizes += Self.size(of: messages[index]) }
         state.withLock { state in
             // Past the byte limit, each record's size decides whether its value is kept.
             let fits = state.bytes + sizes <= byteLimit
             var bytes = state.bytes
-            // Records of a batch come in runs per partition: one look-up per run, not per record,
-            // and each run is appended straight from the batch.
+            // Records of a batch come in runs per partition: one look-up per run, not per record.
             var start = 0
             while start < messages.count {
                 var end = start + 1
@@ -40,19 +42,23 @@ final class PayloadStore: Sendable {
                     end += 1
                 }
                 let partition = PartitionID(topic: messages[start].topic, partition: messages[start].partition)
-                if fits {
-                    state.records[partition, default: []].append(contentsOf: messages[start..<end])
-                } else {
-                    let kept = messages[start..<end].map { message in
-                        let kept = keptWithinLimit(message, bytes: bytes)
-                        bytes += Self.size(of: kept)
-                        return kept
-                    }
-                    state.records[partition, default: []].append(contentsOf: kept)
-                }
+                moveRun(start..<end, of: &messages, into: &state.records[partition, default: []], fits: fits, bytes: &bytes)
                 start = end
             }
             state.bytes = fits ? state.bytes + sizes : bytes
+        }
+        messages.removeAll(keepingCapacity: true)
+    }
+
+    private func moveRun(_ run: Range<Int>, of messages: inout [KafkaMessage], into records: inout Deque<KafkaMessage>, fits: Bool, bytes: inout Int) {
+        messages.moveElements(run, leaving: { KafkaMessage(topic: "", partition: 0, offset: 0, key: nil, value: nil) }) { message in
+            if fits {
+                records.append(message)
+            } else {
+                let kept = keptWithinLimit(message, bytes: bytes)
+                bytes += Self.size(of: kept)
+                records.append(kept)
+            }
         }
     }
 
@@ -91,10 +97,10 @@ final class PayloadStore: Sendable {
     /// Removes the records below `offset` in one step; returns their size.
     private static func removeRecords(below offset: Int64, from records: inout Deque<KafkaMessage>) -> Int {
         var count = 0, freed = 0
-        for record in records {
-            guard record.offset < offset else { break }
+        // By index: iterating copied each record out.
+        while count < records.count, records[count].offset < offset {
+            freed += size(of: records[count])
             count += 1
-            freed += size(of: record)
         }
         records.removeFirst(count)
         return freed

@@ -26,6 +26,20 @@ import Testing
         #expect(Set(again.demands.keys.map(\.integrationID)) == [orders, users])
     }
 
+    /// Interned topics compare and hash as their names do, and partitions sort by name, not by
+    /// the order their topics were first seen.
+    @Test func internedTopicsKeepTheirNamesAndOrder() {
+        let late = PartitionID(topic: "zz.interned-first.with-a-long-name", partition: 0)
+        let early = PartitionID(topic: "aa.interned-second.with-a-long-name", partition: 0)
+        #expect(late.topic == "zz.interned-first.with-a-long-name" && early.topic == "aa.interned-second.with-a-long-name")
+        #expect(early < late && !(late < early))
+        #expect(PartitionID(topic: "aa.interned-second.with-a-long-name", partition: 0) == early)
+        #expect(PartitionID(topic: "aa.interned-second.with-a-long-name", partition: 1) != early)
+        #expect(Set([early, late, PartitionID(topic: early.topic, partition: 0)]).count == 2)
+        #expect(EventRef(topic: late.topic, partition: 3, offset: 7).description == "zz.interned-first.with-a-long-name[3]@7")
+        #expect([late, early].sorted() == [early, late])
+    }
+
     @Test func aPlanCacheFollowsTheTopicOfEachEvent() throws {
         let rules = try ruleSet(
             """

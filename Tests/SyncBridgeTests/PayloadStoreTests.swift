@@ -17,7 +17,9 @@ import SyncBridgeCore
     @Test func aBatchOfSeveralPartitionsKeepsEachRecordInItsOwn() {
         let store = PayloadStore()
         let batch = [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2)].map { record(Int64($1), partition: Int32($0)) }
-        store.keep(batch)
+        var moved = batch
+        store.keep(&moved)
+        #expect(moved.isEmpty)
         for message in batch {
             let found = store.message(for: EventRef(topic: "t", partition: message.partition, offset: message.offset))
             #expect(found?.partition == message.partition && found?.offset == message.offset, "\(message.partition)@\(message.offset)")
@@ -59,5 +61,13 @@ import SyncBridgeCore
         #expect(kept.filter { $0.value != nil }.count == 2)
         #expect(kept.filter { $0.value == nil }.allSatisfy { $0.headers.contains { $0.name == PayloadStore.valueDroppedHeader } })
         #expect(store.storedBytes <= 1000 + 10 * 100)
+    }
+}
+
+extension PayloadStore {
+    /// Keeps copies of `messages`: the tests look their records up afterwards.
+    func keep(_ messages: [KafkaMessage]) {
+        var moved = messages
+        keep(&moved)
     }
 }

@@ -1,37 +1,5 @@
 import DequeModule
 
-/// A Kafka partition as the coordinator knows it.
-public struct PartitionID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition) }
-
-    public var description: String { "\(topic)[\(partition)]" }
-}
-
-/// One consumed record, by position.
-public struct EventRef: Hashable, Sendable, CustomStringConvertible {
-    public var partition: PartitionID
-    public var offset: Int64
-
-    public init(partition: PartitionID, offset: Int64) {
-        self.partition = partition
-        self.offset = offset
-    }
-
-    public init(topic: String, partition: Int32, offset: Int64) {
-        self.init(partition: PartitionID(topic: topic, partition: partition), offset: offset)
-    }
-
-    public var description: String { "\(partition)@\(offset)" }
-}
-
 /// Tracks, per partition, which consumed offsets still wait for coverage, and so the
 /// highest offset that may be committed (G1).
 ///
