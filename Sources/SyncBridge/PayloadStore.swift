@@ -50,7 +50,9 @@ final class PayloadStore: Sendable {
         messages.removeAll(keepingCapacity: true)
     }
 
-    private func moveRun(_ run: Range<Int>, of messages: inout [KafkaMessage], into records: inout Deque<KafkaMessage>, fits: Bool, bytes: inout Int) {
+    private func moveRun(
+        _ run: Range<Int>, of messages: inout [KafkaMessage], into records: inout Deque<KafkaMessage>, fits: Bool, bytes: inout Int
+    ) {
         messages.moveElements(run, leaving: { KafkaMessage(topic: "", partition: 0, offset: 0, key: nil, value: nil) }) { message in
             if fits {
                 records.append(message)
