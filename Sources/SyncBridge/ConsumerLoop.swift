@@ -164,7 +164,7 @@ final class ConsumerLoop: Sendable {
         /// Records to keep for dead letters, stored before the coordinator sees the batch.
         var kept: [KafkaMessage] = []
         /// Per topic, in runs: records come in runs per topic, so this beats hashing each record's topic.
-        var consumed: [(topic: String, count: Int)] = []
+        var consumed: [(topic: InternedTopic, count: Int)] = []
         /// Matches per rule, by position in `rules` (no hashing per event), and the positions with a count.
         var matchesByRule: [Int] = []
         var countedRules: [Int] = []
@@ -231,7 +231,7 @@ final class ConsumerLoop: Sendable {
             batch.requests.removeAll(keepingCapacity: true)
         }
         let metrics = engine.metrics
-        for run in batch.consumed { metrics.consumed(topic: run.topic, count: run.count) }
+        for run in batch.consumed { metrics.consumed(topic: run.topic.name, count: run.count) }
         batch.reportMatches(to: metrics)
         if batch.unmatched > 0 { metrics.unmatched(count: batch.unmatched) }
         batch.consumed.removeAll(keepingCapacity: true)
@@ -301,10 +301,11 @@ final class ConsumerLoop: Sendable {
 
     private func processEvent(_ message: consuming KafkaMessage, _ ref: EventRef, into batch: inout Batch) {
         let metrics = engine.metrics
-        if batch.consumed.last?.topic == message.topic {
+        // The interned topic compares as a number; the name was compared again here.
+        if batch.consumed.last?.topic == ref.partition.internedTopic {
             batch.consumed[batch.consumed.count - 1].count += 1
         } else {
-            batch.consumed.append((message.topic, 1))
+            batch.consumed.append((ref.partition.internedTopic, 1))
         }
         let incoming = IncomingEvent(
             topic: message.topic, key: message.key,

@@ -22,16 +22,15 @@ extension KafkaMessage {
     }
 
     init(copying message: UnsafePointer<rd_kafka_message_t>, topics: inout TopicNames) {
-        // Field by field: delegating to the memberwise initializer built the record and then
-        // copied it, a retain and release per field.
         let raw = message.pointee
-        topic = topics.name(of: raw.rkt)
-        partition = raw.partition
-        offset = raw.offset
-        key = bytes(raw.key, raw.key_len)
-        value = bytes(raw.payload, raw.len)
-        headers = readHeaders(of: message)
-        timestamp = readTimestamp(of: message)
+        self.init(
+            topic: topics.name(of: raw.rkt),
+            partition: raw.partition,
+            offset: raw.offset,
+            key: bytes(raw.key, raw.key_len),
+            value: bytes(raw.payload, raw.len),
+            headers: readHeaders(of: message),
+            timestamp: readTimestamp(of: message))
     }
 }
 
